@@ -1,0 +1,143 @@
+"""A small HTTP server to aim a load test at: the main job's target, and the tests'.
+
+It serves the behaviours a load tester must measure correctly, which a static
+server cannot fake: slow answers, error statuses, dropped connections and
+requests that are never answered.
+
+    GET /               200, a small body
+    GET /slow?ms=N      200 after N milliseconds
+    GET /status/<code>  that status
+    GET /drop           the connection is closed without an answer
+    GET /hang           never answered
+    GET /json           {"token": "abc123", "items": [{"id": 1}, {"id": 2}]}
+    ANY /echo           method, path, headers and body as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+import httptools
+
+from supervisor.event_loop import run_loop
+
+JSON_DOC = {"token": "abc123", "items": [{"id": 1}, {"id": 2}]}
+
+
+def _response(status: int, body: bytes, content_type: bytes = b"text/plain") -> bytes:
+    reason = HTTPStatus(status).phrase.encode() if status in HTTPStatus._value2member_map_ else b""
+    return (
+        b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+        % (status, reason, content_type, len(body))
+        + body
+    )
+
+
+OK_RESPONSE = _response(200, b"ok\n")
+
+
+class _TargetProtocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.headers: dict[str, str] = {}
+        self.body = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.transport.write(_response(400, b"bad request\n"))
+            self.transport.close()
+
+    # httptools parser callbacks
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = {}
+        self.body = bytearray()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1")] = value.decode("latin-1")
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+    def on_message_complete(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        parts = urlsplit(self.url.decode("latin-1"))
+        path = parts.path
+        if path == "/":
+            transport.write(OK_RESPONSE)
+        elif path == "/slow":
+            ms = float(parse_qs(parts.query).get("ms", ["100"])[0])
+            asyncio.get_running_loop().call_later(ms / 1000, self._write_later, OK_RESPONSE)
+        elif path.startswith("/status/"):
+            code = path.rsplit("/", 1)[1]
+            status = int(code) if code.isdigit() and 100 <= int(code) <= 599 else 400
+            transport.write(_response(status, b"status %d\n" % status))
+        elif path == "/drop":
+            transport.close()
+        elif path == "/hang":
+            pass
+        elif path == "/json":
+            transport.write(_response(200, json.dumps(JSON_DOC).encode(), b"application/json"))
+        elif path == "/echo":
+            doc = {
+                "method": self.parser.get_method().decode(),
+                "path": path,
+                "query": parts.query,
+                "headers": self.headers,
+                "body": self.body.decode("utf-8", "replace"),
+            }
+            transport.write(_response(200, json.dumps(doc).encode(), b"application/json"))
+        else:
+            transport.write(_response(404, b"not found\n"))
+        if not self.parser.should_keep_alive() and path not in ("/slow", "/hang"):
+            transport.close()
+
+    def _write_later(self, payload: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(payload)
+
+
+async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
+    """Serve until cancelled; prints the bound address once listening."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_TargetProtocol, host, port, backlog=1024)
+    bound = server.sockets[0].getsockname()
+    print(f"listening on http://{bound[0]}:{bound[1]}", flush=True)
+    if ready is not None:
+        ready.set()
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089)
+    args = parser.parse_args(argv)
+    # SIGTERM ends the server the same quiet way as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        run_loop(serve(args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The supervisor side of a run: starts the workers, gathers their snapshots, restarts the dead.
+
+Load is generated only in worker processes, so the supervisor's event loop stays
+free for the HTTP API and, in cluster mode, for heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.process import BaseProcess
+from time import monotonic
+from typing import Any
+
+from supervisor.engine.load_models import split
+from supervisor.engine.scenario import SetupError, compile_plan
+from supervisor.engine.worker import STOP_GRACE, worker_main
+from supervisor.logs import log_event
+from supervisor.metrics.run_totals import RunTotals
+
+log = logging.getLogger("loadtest.engine")
+
+START_LEAD = 0.2  # s between "everyone is ready" and the first request
+READY_TIMEOUT = 60.0
+# A slot that keeps dying is not restarted forever: a worker that cannot live
+# would otherwise burn the machine's CPU respawning.
+MAX_RESTARTS_PER_SLOT = 5
+
+
+@dataclass
+class RunOutcome:
+    totals: RunTotals
+    duration_s: float
+    worker_restarts: int
+    interrupted: bool
+
+
+@dataclass
+class _Worker:
+    slot: int
+    incarnation: int
+    connections: int
+    rate_share: float
+    process: BaseProcess
+    pipe: Pipe
+    ready: asyncio.Future[None]
+    done: asyncio.Future[None]
+    messages: int = field(default=0)
+
+
+class LoadRun:
+    """One standalone run of a test plan on this machine's workers."""
+
+    def __init__(self, plan: Any, workers: int) -> None:
+        # Compile once here so bad TLS material fails before any process starts.
+        compile_plan(plan)
+        self.plan = plan
+        concurrency = plan.load.concurrency
+        self.worker_count = max(1, min(workers, concurrency))
+        self.connections = split(concurrency, self.worker_count)
+        self.totals = RunTotals()
+        self.run_start = 0.0
+        self.run_end = 0.0
+        self.restarts = 0
+        self._workers: dict[int, _Worker] = {}
+        self._restarts_by_slot: dict[int, int] = {}
+        self._stopping = False
+        self._ctx = multiprocessing.get_context("spawn")
+
+    @property
+    def elapsed(self) -> float:
+        return max(0.0, min(monotonic(), self.run_end) - self.run_start) if self.run_start else 0.0
+
+    async def run(self, stop: asyncio.Event) -> RunOutcome:
+        """Run to the plan's duration or until ``stop`` is set; always collects final stats."""
+        concurrency = self.plan.load.concurrency
+        for slot, connections in enumerate(self.connections):
+            self._spawn(slot, 0, connections, connections / concurrency)
+        try:
+            await self._wait_ready(list(self._workers.values()))
+            self.run_start = monotonic() + START_LEAD
+            self.run_end = self.run_start + self.plan.load.duration
+            for worker in self._workers.values():
+                worker.pipe.send(("start", self.run_start, self.run_end))
+            log_event(log, "run_started", workers=self.worker_count, connections=concurrency)
+            stop_wait = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([stop_wait], timeout=self.run_end - monotonic())
+            stop_wait.cancel()
+            interrupted = stop.is_set()
+            stopped_at = min(monotonic(), self.run_end)
+            self._stopping = True
+            await self._finish_all()
+        finally:
+            self._stopping = True
+            self._reap()
+        duration = max(stopped_at - self.run_start, 1e-9)
+        log_event(log, "run_finished", duration_s=round(duration, 3), interrupted=interrupted)
+        return RunOutcome(self.totals, duration, self.restarts, interrupted)
+
+    def _spawn(self, slot: int, incarnation: int, connections: int, rate_share: float) -> _Worker:
+        loop = asyncio.get_running_loop()
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=worker_main,
+            args=(child, slot, incarnation, self.plan, connections, rate_share),
+            name=f"loadtest-worker-{slot}",
+            daemon=True,
+        )
+        process.start()
+        # Our copy of the child's end must go, or its death would never read as EOF.
+        child.close()
+        worker = _Worker(
+            slot,
+            incarnation,
+            connections,
+            rate_share,
+            process,
+            parent,
+            loop.create_future(),
+            loop.create_future(),
+        )
+        self._workers[slot] = worker
+        loop.add_reader(parent.fileno(), self._on_readable, worker)
+        return worker
+
+    async def _wait_ready(self, workers: list[_Worker]) -> None:
+        try:
+            await asyncio.wait_for(asyncio.gather(*(w.ready for w in workers)), READY_TIMEOUT)
+        except TimeoutError:
+            raise SetupError(f"workers not ready after {READY_TIMEOUT:.0f}s") from None
+
+    def _on_readable(self, worker: _Worker) -> None:
+        try:
+            message = worker.pipe.recv()
+        except (EOFError, OSError):
+            self._on_worker_gone(worker)
+            return
+        kind = message["type"]
+        if kind == "ready":
+            _settle(worker.ready)
+        elif kind == "error":
+            _settle(worker.ready, SetupError(message["message"]))
+            _settle(worker.done)
+        else:
+            self.totals.update(message)
+            if kind == "final":
+                _settle(worker.done)
+
+    def _on_worker_gone(self, worker: _Worker) -> None:
+        asyncio.get_running_loop().remove_reader(worker.pipe.fileno())
+        worker.pipe.close()
+        worker.process.join(timeout=1)
+        exitcode = worker.process.exitcode
+        if worker.done.done():
+            return
+        _settle(worker.done)
+        if not worker.ready.done():
+            _settle(worker.ready, SetupError(f"worker {worker.slot} exited with code {exitcode}"))
+            return
+        log_event(
+            log,
+            "worker_died",
+            slot=worker.slot,
+            incarnation=worker.incarnation,
+            exitcode=exitcode,
+            level=logging.WARNING,
+        )
+        if self._stopping or self._workers.get(worker.slot) is not worker:
+            return
+        count = self._restarts_by_slot.get(worker.slot, 0)
+        if count >= MAX_RESTARTS_PER_SLOT:
+            log_event(
+                log, "worker_abandoned", slot=worker.slot, restarts=count, level=logging.ERROR
+            )
+            return
+        self._restarts_by_slot[worker.slot] = count + 1
+        self.restarts += 1
+        replacement = self._spawn(
+            worker.slot, worker.incarnation + 1, worker.connections, worker.rate_share
+        )
+        asyncio.ensure_future(self._start_replacement(replacement))
+
+    async def _start_replacement(self, worker: _Worker) -> None:
+        try:
+            await self._wait_ready([worker])
+        except SetupError as exc:
+            log_event(log, "worker_restart_failed", slot=worker.slot, error=str(exc))
+            return
+        if not self._stopping:
+            worker.pipe.send(("start", monotonic(), self.run_end))
+            log_event(log, "worker_restarted", slot=worker.slot, incarnation=worker.incarnation)
+
+    async def _finish_all(self) -> None:
+        live = [w for w in self._workers.values() if not w.done.done()]
+        for worker in live:
+            try:
+                worker.pipe.send(("stop",))
+            except OSError:
+                pass  # already gone: its EOF is being handled
+        if live:
+            await asyncio.wait([w.done for w in live], timeout=STOP_GRACE + 3)
+
+    def _reap(self) -> None:
+        loop = asyncio.get_running_loop()
+        for worker in self._workers.values():
+            if not worker.pipe.closed:
+                loop.remove_reader(worker.pipe.fileno())
+                worker.pipe.close()
+            worker.process.join(timeout=2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None = None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

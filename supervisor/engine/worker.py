@@ -1,0 +1,267 @@
+"""A load worker process: generates its share of the load and reports cumulative stats.
+
+The supervisor talks to a worker over a pipe:
+
+    supervisor -> worker   ("start", run_start, run_end)  monotonic-clock instants
+                           ("stop",)                      finish now
+    worker -> supervisor   {"type": "ready"}              compiled, connected to nothing yet
+                           {"type": "snapshot", ...}      about once a second, cumulative
+                           {"type": "final", ...}         last snapshot, then exit
+                           {"type": "error", "message"}   could not start
+
+A worker whose pipe closes (its supervisor died) stops at once, so no orphan
+keeps loading a target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from collections import deque
+from multiprocessing.connection import Connection as Pipe
+from time import monotonic
+from typing import Any
+
+from supervisor.engine.checks import CheckFailed, decode_json_if
+from supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
+from supervisor.engine.load_models import RateCurve, rate_curve
+from supervisor.engine.scenario import CompiledPlan, Scenario, SetupError, compile_plan
+from supervisor.event_loop import run_loop
+from supervisor.metrics.stats import Stats
+
+SNAPSHOT_INTERVAL = 1.0
+# Requests still in flight when the run ends get this long to finish and count.
+STOP_GRACE = 2.0
+# Open models queue arrivals that find every connection busy; past this many the
+# target is hopelessly behind and further arrivals are counted as dropped.
+MAX_BACKLOG = 100_000
+TICK = 0.001
+
+
+class LoadWorker:
+    def __init__(
+        self,
+        pipe: Pipe,
+        slot: int,
+        incarnation: int,
+        plan: CompiledPlan,
+        connections: int,
+        curve: RateCurve | None,
+        rate_share: float,
+    ) -> None:
+        self.pipe = pipe
+        self.slot = slot
+        self.incarnation = incarnation
+        self.plan = plan
+        self.curve = curve
+        self.rate_share = rate_share
+        self.running = False
+        self.total = Stats()
+        steps = [step for s in plan.scenarios for step in s.steps]
+        # With one step the step's numbers are the total's: record them once.
+        self.step_stats = (
+            {steps[0].key: self.total} if len(steps) == 1 else {step.key: Stats() for step in steps}
+        )
+        self.dropped = 0
+        want_headers = plan.needs_headers
+        self.connections = [Connection(plan.endpoint, want_headers) for _ in range(connections)]
+        self._backlog: deque[float] = deque()
+        self._idle: deque[asyncio.Future[float | None]] = deque()
+        self._control: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+
+    # control pipe
+    def _on_pipe_readable(self) -> None:
+        try:
+            message = self.pipe.recv()
+        except (EOFError, OSError):
+            message = ("stop",)
+            asyncio.get_running_loop().remove_reader(self.pipe.fileno())
+        self._control.put_nowait(message)
+
+    def _send(self, kind: str) -> None:
+        snapshot = self.total.snapshot()
+        steps = {
+            key: snapshot if stats is self.total else stats.snapshot()
+            for key, stats in self.step_stats.items()
+        }
+        try:
+            self.pipe.send(
+                {
+                    "type": kind,
+                    "slot": self.slot,
+                    "incarnation": self.incarnation,
+                    "total": snapshot,
+                    "steps": steps,
+                    "dropped": self.dropped,
+                }
+            )
+        except (BrokenPipeError, OSError):
+            self.running = False
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.pipe.fileno(), self._on_pipe_readable)
+        self.pipe.send({"type": "ready"})
+        message = await self._control.get()
+        if message[0] != "start":
+            self._send("final")
+            return
+        _, run_start, run_end = message
+        await asyncio.sleep(max(0.0, run_start - monotonic()))
+        self.running = True
+        sweeper_interval = min(0.1, max(0.005, self.plan.endpoint.request_timeout / 20))
+        background = [
+            asyncio.ensure_future(sweep_timeouts(self.connections, sweeper_interval)),
+            asyncio.ensure_future(self._report()),
+        ]
+        if self.curve is None:
+            loads = [asyncio.ensure_future(self._closed_user(c)) for c in self.connections]
+        else:
+            loads = [asyncio.ensure_future(self._open_runner(c)) for c in self.connections]
+            background.append(asyncio.ensure_future(self._ticker(run_start, run_end)))
+        stop_wait = asyncio.ensure_future(self._control.get())
+        await asyncio.wait([stop_wait], timeout=max(0.0, run_end - monotonic()))
+        self.running = False
+        stop_wait.cancel()
+        while self._idle:
+            self._idle.popleft().set_result(None)
+        if loads:
+            _, pending = await asyncio.wait(loads, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+        for task in background:
+            task.cancel()
+        for conn in self.connections:
+            conn.close()
+        self._send("final")
+
+    async def _report(self) -> None:
+        while self.running:
+            await asyncio.sleep(SNAPSHOT_INTERVAL)
+            self._send("snapshot")
+
+    # closed model: each connection is a virtual user looping as fast as it is answered
+    async def _closed_user(self, conn: Connection) -> None:
+        while self.running:
+            await self._iteration(conn, self._pick(), 0.0)
+
+    # open model: a ticker owes arrivals by the rate curve; connections serve them
+    async def _ticker(self, run_start: float, run_end: float) -> None:
+        curve, share = self.curve, self.rate_share
+        owed = 0.0
+        prev = monotonic() - run_start
+        while self.running:
+            await asyncio.sleep(TICK)
+            now = monotonic()
+            elapsed = min(now, run_end) - run_start
+            owed += curve.arrivals(prev, elapsed) * share
+            due = int(owed)
+            owed -= due
+            gap = elapsed - prev
+            # A late wake-up (loop busy) spreads its arrivals over the gap, so the
+            # lateness shows in their latency instead of hiding it.
+            spread = gap > 2 * TICK
+            for i in range(due):
+                intended = run_start + prev + (i + 1) * gap / due if spread else now
+                self._dispatch(intended)
+            prev = elapsed
+
+    def _dispatch(self, intended: float) -> None:
+        if self._idle:
+            self._idle.popleft().set_result(intended)
+        elif len(self._backlog) < MAX_BACKLOG:
+            self._backlog.append(intended)
+        else:
+            self.dropped += 1
+
+    async def _open_runner(self, conn: Connection) -> None:
+        loop = asyncio.get_running_loop()
+        while self.running:
+            if self._backlog:
+                intended = self._backlog.popleft()
+            else:
+                waiter: asyncio.Future[float | None] = loop.create_future()
+                self._idle.append(waiter)
+                intended = await waiter
+                if intended is None:
+                    return
+            await self._iteration(conn, self._pick(), intended)
+
+    def _pick(self) -> Scenario:
+        scenarios = self.plan.scenarios
+        if len(scenarios) == 1:
+            return scenarios[0]
+        return random.choices(scenarios, cum_weights=self.plan.cumulative_weights)[0]
+
+    async def _iteration(self, conn: Connection, scenario: Scenario, intended: float) -> None:
+        """One pass through a scenario; a failed step ends the pass.
+
+        In open models the first step's latency counts from ``intended``, the
+        instant the schedule wanted it sent, so a slow server cannot hide the
+        queueing it causes (coordinated omission).
+        """
+        variables: dict[str, str] = {}
+        for step in scenario.steps:
+            stats = self.step_stats[step.key]
+            start = intended or monotonic()
+            intended = 0.0
+            needs_body = step.needs_body
+            try:
+                status = await conn.request(
+                    step.request.render(variables), needs_body, step.is_head
+                )
+            except TransportError as exc:
+                waited = int((monotonic() - start) * 1e6) if exc.kind == "timeout" else -1
+                self._record(stats, 0, waited, exc.kind)
+                return
+            latency = int((monotonic() - start) * 1e6)
+            checks = step.assertions
+            if checks is not None and checks.statuses is not None:
+                error = None if status in checks.statuses else "assertion"
+            elif status >= 400:
+                error = "http_5xx" if status >= 500 else "http_4xx"
+            else:
+                error = None
+            if error is None and (needs_body or step.extractions):
+                try:
+                    body = bytes(conn.body)
+                    doc = decode_json_if(step.needs_json, body)
+                    if checks is not None:
+                        checks.check(status, body, doc)
+                    for extraction in step.extractions:
+                        variables[extraction.var] = extraction.extract(conn.headers, body, doc)
+                except CheckFailed:
+                    error = "assertion"
+            self._record(stats, status, latency, error)
+            if error is not None or not self.running:
+                return
+            if step.think_time:
+                await asyncio.sleep(step.think_time)
+
+    def _record(self, stats: Stats, status: int, latency_us: int, error: str | None) -> None:
+        if stats is not self.total:
+            stats.record(status, latency_us, error)
+        self.total.record(status, latency_us, error)
+
+
+def worker_main(
+    pipe: Pipe,
+    slot: int,
+    incarnation: int,
+    plan: Any,
+    connections: int,
+    rate_share: float,
+) -> None:
+    """Entry point of a spawned worker process."""
+    # Ctrl-C reaches the whole process group; the supervisor decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        compiled = compile_plan(plan)
+    except SetupError as exc:
+        pipe.send({"type": "error", "message": str(exc)})
+        return
+    worker = LoadWorker(
+        pipe, slot, incarnation, compiled, connections, rate_curve(plan.load), rate_share
+    )
+    run_loop(worker.run())

@@ -1,0 +1,58 @@
+"""Structured logs: one logfmt line per event (``event=worker_died slot=0 exitcode=-9``).
+
+Node-wide fields (node_id, and in cluster mode term and state) are bound once with
+``bind_context`` and added to every line, so each event can be traced to its node.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+_context: dict[str, Any] = {}
+
+
+def bind_context(**fields: Any) -> None:
+    """Set fields that every following log line carries; None removes a field."""
+    for key, value in fields.items():
+        if value is None:
+            _context.pop(key, None)
+        else:
+            _context[key] = value
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    if text == "" or any(c in text for c in ' "=\n'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return text
+
+
+class LogfmtFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        fields = {
+            "ts": f"{ts}.{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            **_context,
+            **getattr(record, "fields", {"msg": record.getMessage()}),
+        }
+        return " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Log one event with its fields as a single structured line."""
+    if logger.isEnabledFor(level):
+        logger.log(level, event, extra={"fields": {"event": event, **fields}})
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send logfmt lines to stderr, keeping stdout for progress and results."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogfmtFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

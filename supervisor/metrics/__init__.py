@@ -1,0 +1,1 @@
+"""Request statistics: recorded in workers, merged in the supervisor, reported at the end."""
