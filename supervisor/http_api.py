@@ -1,0 +1,163 @@
+"""The node's HTTP API: cluster health, Prometheus metrics and run results.
+
+It runs on uvicorn inside the supervisor's own event loop. Every handler is a plain
+read of in-memory state, so the API answers quickly even while a run saturates the
+workers (the supervisor itself generates no load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from typing import Any, Protocol
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from supervisor.metrics.run_totals import RunTotals
+from supervisor.prometheus_metrics import build_registry
+
+# A scrape or fetch still in flight at shutdown must not hold the supervisor's exit.
+GRACEFUL_SHUTDOWN_S = 3
+
+
+class NodeView(Protocol):
+    """What the HTTP API reads from a node; every method must return without blocking."""
+
+    def health(self) -> dict[str, Any]:
+        """The /health/cluster document (design §5)."""
+
+    def totals(self) -> RunTotals | None:
+        """The current (or last) run's totals, or None before any run."""
+
+    def results(self) -> dict[str, Any] | None:
+        """The last finished run's results document, or None before one finished."""
+
+
+class StandaloneNode:
+    """The NodeView of a node with cluster mode off."""
+
+    def __init__(self, node_id: str) -> None:
+        self._node_id = node_id
+        self._totals: RunTotals | None = None
+        self._results: dict[str, Any] | None = None
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "state": "standalone",
+            "node_id": self._node_id,
+            "leader_id": None,
+            "term": 0,
+            "peers": 1,
+            "cluster_ready": False,
+        }
+
+    def totals(self) -> RunTotals | None:
+        return self._totals
+
+    def results(self) -> dict[str, Any] | None:
+        return self._results
+
+    def set_totals(self, totals: RunTotals | None) -> None:
+        self._totals = totals
+
+    def set_results(self, results: dict[str, Any] | None) -> None:
+        self._results = results
+
+
+def build_app(node: NodeView) -> Starlette:
+    registry = build_registry(node.totals)
+
+    # Handlers are async on purpose: sync ones would run in a thread pool and read the
+    # totals while the loop thread is updating them.
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse(node.health())
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def results(request: Request) -> JSONResponse:
+        document = node.results()
+        if document is None:
+            return JSONResponse({"error": "no results yet"}, status_code=404)
+        return JSONResponse(document)
+
+    return Starlette(
+        routes=[
+            Route("/health/cluster", health, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/results", results, methods=["GET"]),
+        ]
+    )
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT and SIGTERM to the supervisor.
+
+    ``Server.serve`` wraps everything in ``capture_signals``, which replaces the
+    process's handlers with ones that stop only this server and re-raise the signal
+    when it exits. The supervisor owns those signals and stops us through ``stop()``.
+    """
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+class HttpApiServer:
+    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], port: int) -> None:
+        self._server = server
+        self._task = task
+        self.port = port
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in flight finish (briefly), and close."""
+        self._server.should_exit = True
+        await self._task
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        return socket.create_server(address[:2], family=family)
+    except OSError as exc:
+        # create_server decorates strerror with the address we already name; the errno
+        # says it plainly. Resolver errors carry their own codes, not errnos.
+        plain = exc.errno and not isinstance(exc, socket.gaierror)
+        reason = (os.strerror(exc.errno) if plain else exc.strerror or str(exc)).lower()
+        raise OSError(f"HTTP API: cannot listen on {host}:{port}: {reason}") from exc
+
+
+async def serve_http_api(app: Starlette, host: str, port: int) -> HttpApiServer:
+    """Serve ``app`` on host:port from the running loop; returns once it accepts."""
+    # Binding here rather than in uvicorn: on a bind error uvicorn calls sys.exit(),
+    # which would escape the task and stop the supervisor's loop.
+    sock = _bind(host, port)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        # The supervisor configures logging; uvicorn's default dictConfig would replace it.
+        log_config=None,
+        ws="none",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    server = _Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            sock.close()
+            task.result()
+            raise OSError(f"HTTP API: server on {host}:{port} exited during startup")
+        await asyncio.sleep(0.01)
+    return HttpApiServer(server, task, sock.getsockname()[1])
