@@ -1,0 +1,101 @@
+"""The ``loadtest-supervisor`` command: parse arguments, load settings, run.
+
+Exit codes: 0 the test passed; 1 a threshold or an assertion failed; 2 bad
+usage or configuration; 3 the test could not run; 130 stopped by Ctrl-C or
+SIGTERM (the summary is still printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from supervisor import __version__
+from supervisor.settings import ConfigError, load_settings, render_effective_config
+
+EXIT_CONFIG = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loadtest-supervisor",
+        description="Run an HTTP load test on this machine, or as a node of a cluster "
+        "(CLUSTER_ENABLED=true). Settings come from --config YAML and environment variables.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="YAML test plan (and cluster: settings)")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="load worker processes (default: LOADTEST_WORKERS, load.workers, or the CPU count)",
+    )
+    parser.add_argument("--out", metavar="FILE", help="write the results as JSON to FILE")
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration (secrets masked) and exit",
+    )
+    parser.add_argument(
+        "--demo-target",
+        action="store_true",
+        help="start the built-in demo HTTP server on 127.0.0.1 and aim the test at it",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    environ = dict(os.environ)
+    demo = None
+    if args.demo_target:
+        from supervisor.demo_process import DemoTarget
+
+        demo = DemoTarget.start()
+        environ["TARGET_URL"] = demo.url
+    try:
+        overrides = {"workers": args.workers} if args.workers else {}
+        if demo is not None:
+            overrides["target_url"] = demo.url
+        try:
+            settings = load_settings(args.config, environ, overrides)
+        except ConfigError as exc:
+            print(f"loadtest-supervisor: configuration error\n{exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        if args.print_config:
+            print(render_effective_config(settings), end="")
+            return 0
+        if settings.node.enabled:
+            print(
+                "loadtest-supervisor: CLUSTER_ENABLED=true: cluster mode is not part of this "
+                "build yet; unset CLUSTER_ENABLED to run standalone",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        # Imported here so that --help and config errors stay fast.
+        from supervisor.standalone import run_standalone
+
+        return run_standalone(settings, out_path=args.out, log_level=args.log_level)
+    finally:
+        if demo is not None:
+            demo.stop()
+
+
+if __name__ == "__main__":
+    main()

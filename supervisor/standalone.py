@@ -1,0 +1,135 @@
+"""Standalone mode: one machine runs the test plan and prints exact results.
+
+Nothing here imports a cluster module: no Raft, no gRPC, no Consul. The only
+port opened is the HTTP API's (/metrics, /health/cluster, /results), and only
+when it is enabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any
+
+from rich.console import Console
+
+from supervisor.engine.runner import LoadRun, RunOutcome
+from supervisor.engine.scenario import SetupError
+from supervisor.event_loop import run_loop
+from supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
+from supervisor.logs import bind_context, configure_logging, log_event
+from supervisor.progress import ProgressLine
+from supervisor.report import build_results, print_summary, write_results_json
+from supervisor.thresholds import evaluate_thresholds
+
+log = logging.getLogger("loadtest.standalone")
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_CANNOT_RUN = 3
+EXIT_INTERRUPTED = 130
+
+
+def run_standalone(settings: Any, out_path: str | None = None, log_level: str = "INFO") -> int:
+    """Run the plan to completion (or Ctrl-C/SIGTERM) and return the exit code."""
+    configure_logging(log_level)
+    bind_context(node_id=settings.node.node_id, state="standalone")
+    return run_loop(_run(settings, out_path))
+
+
+def _split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+async def _start_api(settings: Any, node: StandaloneNode) -> HttpApiServer | None:
+    if not settings.node.http_api:
+        return None
+    host, port = _split_addr(settings.node.health_addr)
+    try:
+        server = await serve_http_api(build_app(node), host, port)
+    except OSError as exc:
+        # The test is the job; a busy metrics port must not stop it.
+        log_event(log, "http_api_unavailable", error=str(exc), level=logging.WARNING)
+        return None
+    log_event(log, "http_api_listening", addr=f"{host}:{server.port}")
+    return server
+
+
+async def _show_progress(progress: ProgressLine, run: LoadRun) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        if run.run_start:
+            progress.update(run.elapsed, run.totals.total())
+
+
+async def _run(settings: Any, out_path: str | None) -> int:
+    plan = settings.plan
+    console = Console()
+    try:
+        run = LoadRun(plan, plan.load.workers or os.cpu_count() or 1)
+    except SetupError as exc:
+        console.print(f"loadtest-supervisor: cannot run: {exc}", style="red", highlight=False)
+        return EXIT_CANNOT_RUN
+    node = StandaloneNode(settings.node.node_id)
+    node.set_totals(run.totals)
+    api = await _start_api(settings, node)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    progress = ProgressLine(console, plan.load.duration)
+    progress.start()
+    ticker = asyncio.ensure_future(_show_progress(progress, run))
+    try:
+        outcome = await run.run(stop)
+    except SetupError as exc:
+        console.print(f"loadtest-supervisor: cannot run: {exc}", style="red", highlight=False)
+        return EXIT_CANNOT_RUN
+    finally:
+        ticker.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    progress.update(outcome.duration_s, outcome.totals.total())
+    progress.stop()
+
+    results = _results(plan, outcome)
+    node.set_results(results)
+    print_summary(console, results)
+    code = _exit_code(results, outcome)
+    if out_path:
+        try:
+            write_results_json(out_path, results)
+        except OSError as exc:
+            console.print(f"loadtest-supervisor: cannot write {out_path}: {exc.strerror or exc}")
+            code = code or EXIT_CANNOT_RUN
+    if api is not None:
+        await api.stop()
+    return code
+
+
+def _results(plan: Any, outcome: RunOutcome) -> dict[str, Any]:
+    results = build_results(
+        outcome.totals,
+        outcome.duration_s,
+        target=plan.target.url,
+        load_model=plan.load.model,
+        worker_restarts=outcome.worker_restarts,
+        interrupted=outcome.interrupted,
+    )
+    checked = evaluate_thresholds(plan.thresholds, results)
+    results["thresholds"] = [
+        {"threshold": c.threshold.text, "actual": c.actual, "passed": c.passed} for c in checked
+    ]
+    results["passed"] = all(c.passed for c in checked) and results["errors"]["assertion"] == 0
+    return results
+
+
+def _exit_code(results: dict[str, Any], outcome: RunOutcome) -> int:
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_PASSED if results["passed"] else EXIT_FAILED
