@@ -10,7 +10,10 @@ requests that are never answered.
     GET /drop           the connection is closed without an answer
     GET /hang           never answered
     GET /json           {"token": "abc123", "items": [{"id": 1}, {"id": 2}]}
-    ANY /echo           method, path, headers and body as JSON
+    ANY /echo           method, path, headers and body as JSON (and client_cn under mTLS)
+
+With --tls-cert/--tls-key it serves HTTPS; adding --client-ca makes it demand a
+client certificate signed by that CA (mTLS).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import json
 import signal
+import ssl
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,9 +52,13 @@ class _TargetProtocol(asyncio.Protocol):
         self.url = b""
         self.headers: dict[str, str] = {}
         self.body = bytearray()
+        self.client_cn: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # Read once per connection: under mTLS the handshake, and so the verified
+        # client certificate, is done before the protocol sees the connection.
+        self.client_cn = _common_name(transport.get_extra_info("peercert"))
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -103,6 +111,8 @@ class _TargetProtocol(asyncio.Protocol):
                 "headers": self.headers,
                 "body": self.body.decode("utf-8", "replace"),
             }
+            if self.client_cn is not None:
+                doc["client_cn"] = self.client_cn
             transport.write(_response(200, json.dumps(doc).encode(), b"application/json"))
         else:
             transport.write(_response(404, b"not found\n"))
@@ -114,12 +124,37 @@ class _TargetProtocol(asyncio.Protocol):
             self.transport.write(payload)
 
 
-async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
+def _common_name(peercert: dict | None) -> str | None:
+    """The subject CN of a verified peer certificate (``SSLSocket.getpeercert()`` form)."""
+    for rdn in (peercert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return value
+    return None
+
+
+def tls_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:
+    """A server context for HTTPS; with ``client_ca``, clients must present a cert it signed."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.load_verify_locations(client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+async def serve(
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
     """Serve until cancelled; prints the bound address once listening."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(_TargetProtocol, host, port, backlog=1024)
+    server = await loop.create_server(_TargetProtocol, host, port, backlog=1024, ssl=ssl_context)
     bound = server.sockets[0].getsockname()
-    print(f"listening on http://{bound[0]}:{bound[1]}", flush=True)
+    scheme = "https" if ssl_context is not None else "http"
+    print(f"listening on {scheme}://{bound[0]}:{bound[1]}", flush=True)
     if ready is not None:
         ready.set()
     async with server:
@@ -130,11 +165,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", metavar="FILE", help="private key of --tls-cert")
+    parser.add_argument(
+        "--client-ca", metavar="FILE", help="require client certificates signed by this CA (mTLS)"
+    )
     args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.client_ca and not args.tls_cert:
+        parser.error("--client-ca needs --tls-cert and --tls-key")
+    ssl_context = (
+        tls_context(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
+    )
     # SIGTERM ends the server the same quiet way as Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        run_loop(serve(args.host, args.port))
+        run_loop(serve(args.host, args.port, ssl_context=ssl_context))
     except KeyboardInterrupt:
         pass
 
