@@ -1,0 +1,349 @@
+"""HTTP throughput and CPU cost per request: this engine against Locust and wrk.
+
+One nginx (one worker process, pinned to core 1) serves a tiny static 200 over
+keep-alive; each generator in turn, pinned to core 0, drives it with the same
+number of connections for the same time. For each generator we record req/s,
+p99 latency and the CPU time (user + sys) of its whole process tree per request.
+The engine runs once with one worker and once with two, both on core 0, to check
+that splitting the same load over more workers does not cost CPU per request.
+
+    .venv/bin/python bench/http_throughput.py [--duration 20] [--connections 64]
+
+Results go to bench/RESULTS.md, between markers, so hand-written notes there stay.
+Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+VENV_BIN = ROOT / ".venv" / "bin"
+RESULTS = BENCH / "RESULTS.md"
+BEGIN = "<!-- BEGIN http_throughput (generated: edits here are overwritten) -->"
+END = "<!-- END http_throughput -->"
+GENERATOR_CORE = "0"
+SERVER_CORE = "1"
+
+# Goals from the design, checked against the numbers in the report.
+GOAL_ENGINE_US_PER_REQ = 12.0
+GOAL_VS_LOCUST = 10.0
+GOAL_VS_WRK = 2.5
+GOAL_WORKER_SCALING = 0.10
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    command: str
+    requests: int
+    rps: float
+    p99_ms: float
+    cpu_s: float
+
+    @property
+    def us_per_request(self) -> float:
+        return self.cpu_s * 1e6 / self.requests if self.requests else float("inf")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(tmp: Path, port: int) -> subprocess.Popen[bytes]:
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
+    cmd = ["taskset", "-c", SERVER_CORE, "nginx", "-p", str(tmp), "-c", str(conf)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"nginx exited: {(tmp / 'error.log').read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("nginx did not start listening within 10 s")
+
+
+def children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_measured(
+    cmd: list[str], env: dict[str, str] | None, timeout: float
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run a generator to completion; its process tree's CPU seconds come along.
+
+    RUSAGE_CHILDREN counts reaped descendants only, and every generator here
+    waits for its own children, so the difference is exactly this command's tree.
+    nginx is a child too, but it is not reaped until the end, so it never counts.
+    """
+    before = children_cpu()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    return proc, children_cpu() - before
+
+
+def pinned(cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", GENERATOR_CORE, *cmd]
+
+
+def fail(name: str, proc: subprocess.CompletedProcess[str]) -> None:
+    sys.exit(f"{name} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}")
+
+
+def run_wrk(url: str, duration: int, connections: int) -> Result:
+    cmd = pinned(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url])
+    proc, cpu = run_measured(cmd, None, duration + 30)
+    if proc.returncode != 0:
+        fail("wrk", proc)
+    out = proc.stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M).groups()
+    p99_ms = float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[unit]
+    return Result("wrk", " ".join(cmd), requests, rps, p99_ms, cpu)
+
+
+def run_locust(url: str, duration: int, connections: int, tmp: Path) -> Result:
+    prefix = tmp / "locust"
+    cmd = pinned(
+        [
+            str(VENV_BIN / "locust"),
+            "-f",
+            str(BENCH / "locustfile.py"),
+            "--headless",
+            "-u",
+            str(connections),
+            "-r",
+            str(connections),
+            "-t",
+            f"{duration}s",
+            "--host",
+            url.rstrip("/"),
+            "--csv",
+            str(prefix),
+            "--only-summary",
+        ]
+    )
+    proc, cpu = run_measured(cmd, None, duration + 60)
+    stats = Path(f"{prefix}_stats.csv")
+    if not stats.exists():
+        fail("locust", proc)
+    with stats.open() as f:
+        row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    return Result(
+        "Locust FastHttpUser",
+        " ".join(cmd),
+        int(row["Request Count"]),
+        float(row["Requests/s"]),
+        float(row["99%"]),
+        cpu,
+    )
+
+
+def engine_cli_works() -> bool:
+    """The real command, once it exists and takes the options used here."""
+    cli = VENV_BIN / "loadtest-supervisor"
+    try:
+        proc = subprocess.run([str(cli), "--help"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and "--workers" in proc.stdout and "--out" in proc.stdout
+
+
+def run_engine(url: str, duration: int, connections: int, workers: int, tmp: Path) -> Result:
+    out = tmp / f"engine-{workers}.json"
+    out.unlink(missing_ok=True)
+    args = ["--workers", str(workers), "--out", str(out)]
+    if engine_cli_works():
+        cmd = pinned([str(VENV_BIN / "loadtest-supervisor"), *args])
+    else:
+        cmd = pinned([str(VENV_BIN / "python"), str(BENCH / "engine_api.py"), *args])
+    env = {
+        **os.environ,
+        "TARGET_URL": url,
+        "LOAD_MODEL_TYPE": "Concurrent",
+        "NUM_CONCURRENT_TASKS": str(connections),
+        "TEST_DURATION": f"{duration}s",
+        "HTTP_API_ENABLED": "false",
+    }
+    proc, cpu = run_measured(cmd, env, duration + 60)
+    if not out.exists():
+        fail(f"engine ({workers} workers)", proc)
+    data = json.loads(out.read_text())
+    settings = " ".join(
+        f"{k}={env[k]}"
+        for k in ("TARGET_URL", "LOAD_MODEL_TYPE", "NUM_CONCURRENT_TASKS", "TEST_DURATION")
+    )
+    return Result(
+        f"engine, {workers} worker{'s' if workers > 1 else ''}",
+        f"{settings} HTTP_API_ENABLED=false {' '.join(cmd)}",
+        int(data["requests_total"]),
+        float(data["rps"]),
+        float(data["latency_ms"]["p99"]),
+        cpu,
+    )
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} cores, {model}, Linux {os.uname().release}"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def report(results: dict[str, Result], args: argparse.Namespace) -> str:
+    wrk, locust = results["wrk"], results["locust"]
+    one, two = results["engine1"], results["engine2"]
+    vs_locust = one.rps / locust.rps
+    wrk_vs_engine = wrk.rps / one.rps
+    cpu_vs_wrk = one.us_per_request / wrk.us_per_request
+    scaling = two.us_per_request / one.us_per_request - 1
+    rows = "\n".join(
+        f"| {r.name} | {r.requests:,} | {r.rps:,.0f} | {r.p99_ms:.2f} | {r.cpu_s:.2f} "
+        f"| {r.us_per_request:.2f} |"
+        for r in (one, two, locust, wrk)
+    )
+    commands = "\n".join(f"- {r.name}: `{r.command}`" for r in (one, two, locust, wrk))
+    return f"""{BEGIN}
+## Latest run
+
+- Date: {datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
+- Machine: {machine()}
+- Command: `.venv/bin/python bench/http_throughput.py --duration {args.duration} \
+--connections {args.connections}`
+- Server: nginx, 1 worker process pinned to core {SERVER_CORE}, keep-alive, `return 200 "ok\\n"`.
+  Every generator pinned to core {GENERATOR_CORE}, {args.connections} connections, \
+{args.duration} s.
+- CPU = user + sys of the generator's whole process tree (supervisor and workers for the
+  engine, startup included), from `getrusage(RUSAGE_CHILDREN)` around each run.
+
+| generator | requests | req/s | p99 ms | CPU s | CPU µs/request |
+| --- | ---: | ---: | ---: | ---: | ---: |
+{rows}
+
+| ratio | value | goal | |
+| --- | ---: | --- | --- |
+| engine req/s ÷ Locust req/s (same core) | {vs_locust:.1f}× | ≥ {GOAL_VS_LOCUST:.0f}× \
+| {verdict(vs_locust >= GOAL_VS_LOCUST)} |
+| wrk req/s ÷ engine req/s | {wrk_vs_engine:.2f}× | ≤ {GOAL_VS_WRK}× \
+| {verdict(wrk_vs_engine <= GOAL_VS_WRK)} |
+| engine µs/request ÷ wrk µs/request | {cpu_vs_wrk:.2f}× | | |
+| engine CPU µs/request (1 worker) | {one.us_per_request:.2f} | ≤ {GOAL_ENGINE_US_PER_REQ:.0f} \
+| {verdict(one.us_per_request <= GOAL_ENGINE_US_PER_REQ)} |
+| CPU/request change, 1 → 2 workers | {scaling:+.1%} | within ±{GOAL_WORKER_SCALING:.0%} \
+| {verdict(abs(scaling) <= GOAL_WORKER_SCALING)} |
+
+Commands as run:
+
+{commands}
+{END}"""
+
+
+def write_results(section: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# HTTP throughput benchmark\n\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=20, help="seconds per generator")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--only",
+        default="engine1,engine2,locust,wrk",
+        help="comma-separated subset to run (engine1, engine2, locust, wrk); "
+        "RESULTS.md is written only when all run",
+    )
+    args = parser.parse_args()
+    wanted = args.only.split(",")
+    for tool in ("nginx", "wrk", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found: apt-get install nginx-light wrk util-linux")
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("needs 2 cores: one for nginx, one for the generators")
+    results: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as tmp_name:
+        tmp = Path(tmp_name)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        nginx = start_nginx(tmp, port)
+        try:
+            runners = {
+                "engine1": lambda: run_engine(url, args.duration, args.connections, 1, tmp),
+                "engine2": lambda: run_engine(url, args.duration, args.connections, 2, tmp),
+                "locust": lambda: run_locust(url, args.duration, args.connections, tmp),
+                "wrk": lambda: run_wrk(url, args.duration, args.connections),
+            }
+            for key in wanted:
+                result = results[key] = runners[key]()
+                print(
+                    f"{result.name:24} {result.requests:>10,} req {result.rps:>10,.0f} req/s "
+                    f"p99 {result.p99_ms:7.2f} ms  cpu {result.cpu_s:6.2f} s  "
+                    f"{result.us_per_request:7.2f} µs/req",
+                    flush=True,
+                )
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+    if set(results) == {"engine1", "engine2", "locust", "wrk"}:
+        write_results(report(results, args))
+        print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
