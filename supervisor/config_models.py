@@ -1,0 +1,333 @@
+"""The validated configuration: the test plan and this node's cluster settings.
+
+Rules that tie fields together are field validators on the later field that
+read ``info.data``: pydantic leaves a field that failed its own validation out
+of ``info.data``, so such a rule is checked whenever its inputs are valid, even
+when other fields of the same section are not, and every problem is reported in
+one pass.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from supervisor.config_errors import MASK, is_secret_name, mask_url
+from supervisor.config_types import (
+    Bool,
+    Conflict,
+    Duration,
+    Headers,
+    HttpUrl,
+    Int1,
+    JsonPathKey,
+    JsonValue,
+    ListenAddr,
+    LoadModel,
+    Method,
+    Missing,
+    OptBody,
+    OptConfigSource,
+    OptDuration,
+    OptFile,
+    OptGcsUri,
+    OptHeaderName,
+    OptInt1,
+    OptJsonPath,
+    OptNonNegative,
+    OptPeerAddr,
+    OptPositive,
+    OptRegex,
+    OptResolve,
+    OptSecret,
+    OptStatus,
+    OptText,
+    Pause,
+    PeerList,
+    Query,
+    StepPath,
+    Text,
+    ThresholdList,
+    VarName,
+    non_empty_list,
+    optional_mapping,
+)
+from supervisor.durations import format_duration
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def __repr_args__(self) -> Any:
+        # Settings get logged; header values and URL passwords must not be.
+        for name, value in super().__repr_args__():
+            if isinstance(value, dict):
+                value = {k: MASK if is_secret_name(k) else v for k, v in value.items()}
+            elif isinstance(value, str):
+                value = mask_url(value)
+            yield name, value
+
+
+def _required_when(condition: bool, value: Any, reason: str) -> None:
+    if condition and value is None:
+        raise Missing(f"required when {reason}")
+
+
+class TLSSettings(_Model):
+    verify: Bool = True
+    ca: OptFile = None
+    client_cert: OptFile = None
+    client_key: OptFile = Field(None, validate_default=True)
+
+    @field_validator("client_key")
+    @classmethod
+    def _cert_and_key_together(cls, key: str | None, info: ValidationInfo) -> str | None:
+        if "client_cert" in info.data and (info.data["client_cert"] is None) != (key is None):
+            raise Conflict("client_cert and client_key must be set together (both or neither)")
+        return key
+
+
+class TargetSettings(_Model):
+    url: HttpUrl
+    resolve: OptResolve = None
+    headers: Headers = {}
+    connect_timeout: Duration = 5.0
+    request_timeout: Duration = 30.0
+    keep_alive: Bool = True
+    tls: TLSSettings = TLSSettings()
+
+
+class LoadSettings(_Model):
+    model: LoadModel = "Concurrent"
+    concurrency: Int1 = 10
+    duration: Duration = 7200.0
+    workers: OptInt1 = None
+    target_rps: OptPositive = Field(None, validate_default=True)
+    min_rps: OptNonNegative = Field(None, validate_default=True)
+    max_rps: OptPositive = Field(None, validate_default=True)
+    ramp_duration: OptDuration = Field(None, validate_default=True)
+    daily_min_rps: OptNonNegative = Field(None, validate_default=True)
+    daily_mid_rps: OptNonNegative = Field(None, validate_default=True)
+    daily_max_rps: OptPositive = Field(None, validate_default=True)
+    daily_cycle_duration: OptDuration = Field(None, validate_default=True)
+
+    @property
+    def worker_count(self) -> int:
+        """``workers``, or one per core when unset."""
+        return self.workers or os.cpu_count() or 1
+
+    @field_validator("target_rps")
+    @classmethod
+    def _rps_needs_target(cls, value: float | None, info: ValidationInfo) -> float | None:
+        _required_when(info.data.get("model") == "Rps", value, "load.model is Rps")
+        return value
+
+    @field_validator("min_rps")
+    @classmethod
+    def _ramp_needs_min(cls, value: float | None, info: ValidationInfo) -> float | None:
+        _required_when(info.data.get("model") == "RampRps", value, "load.model is RampRps")
+        return value
+
+    @field_validator("max_rps")
+    @classmethod
+    def _ramp_needs_max(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if info.data.get("model") != "RampRps":
+            return value
+        _required_when(True, value, "load.model is RampRps")
+        low = info.data.get("min_rps")
+        if low is not None and value is not None and value <= low:
+            raise ValueError(f"must be greater than load.min_rps ({low:g})")
+        return value
+
+    @field_validator("ramp_duration")
+    @classmethod
+    def _ramp_fits(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if info.data.get("model") != "RampRps":
+            return value
+        _required_when(True, value, "load.model is RampRps")
+        duration = info.data.get("duration")
+        if duration is not None and value is not None and 2 * value > duration:
+            raise ValueError(
+                f"2 x ramp_duration must be <= load.duration ({format_duration(duration)}): "
+                "the test ramps up, holds, then ramps down within it"
+            )
+        return value
+
+    @field_validator("daily_min_rps", "daily_mid_rps", "daily_max_rps", "daily_cycle_duration")
+    @classmethod
+    def _daily_complete(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if info.data.get("model") != "DailyTraffic":
+            return value
+        _required_when(True, value, "load.model is DailyTraffic")
+        # Fields are validated in order, so the previous rate is already in info.data.
+        previous = {"daily_mid_rps": "daily_min_rps", "daily_max_rps": "daily_mid_rps"}
+        lower_name = previous.get(info.field_name or "")
+        lower = info.data.get(lower_name) if lower_name else None
+        if lower is not None and value is not None and value < lower:
+            raise ValueError(f"must be >= load.{lower_name} ({lower:g})")
+        return value
+
+
+class RequestSettings(_Model):
+    method: Method = "GET"
+    body: OptBody = None
+    json_body: Annotated[JsonValue, Field(alias="json", validate_default=True)] = None
+
+    @field_validator("json_body")
+    @classmethod
+    def _one_body(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("body") is not None:
+            raise Conflict("body and json are mutually exclusive; set only one")
+        return value
+
+
+class Assertions(_Model):
+    status: OptStatus = None
+    body_contains: OptBody = None
+    json_path: Annotated[
+        dict[JsonPathKey, JsonValue] | None, optional_mapping("JSONPath to expected value")
+    ] = None
+
+
+class Extraction(_Model):
+    json_path: OptJsonPath = None
+    header: OptHeaderName = None
+    regex: OptRegex = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Extraction:
+        given = [v for v in (self.json_path, self.header, self.regex) if v is not None]
+        if len(given) != 1:
+            raise Conflict("needs exactly one of json_path, header, regex")
+        return self
+
+
+class Step(_Model):
+    name: OptText = None
+    method: Method = "GET"
+    path: StepPath
+    headers: Headers = {}
+    query: Query = {}
+    body: OptBody = None
+    json_body: Annotated[JsonValue, Field(alias="json", validate_default=True)] = None
+    assertions: Annotated[Assertions, Field(alias="assert")] = Assertions()
+    extract: Annotated[
+        dict[VarName, Extraction], optional_mapping("variable name to extraction")
+    ] = {}
+    think_time: Pause = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("name") is None:
+            method, path = data.get("method") or "GET", data.get("path")
+            if isinstance(method, str) and isinstance(path, str):
+                return {**data, "name": f"{method.strip().upper()} {path}"}
+        return data
+
+    @field_validator("json_body")
+    @classmethod
+    def _one_body(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("body") is not None:
+            raise Conflict("body and json are mutually exclusive; set only one")
+        return value
+
+
+class Scenario(_Model):
+    name: Text
+    weight: Int1 = 1
+    steps: Annotated[list[Step], non_empty_list("steps")]
+
+
+class TestPlan(_Model):
+    """What to test: the file describes the test, the environment fills the gaps."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    target: TargetSettings
+    load: LoadSettings = LoadSettings()
+    request: RequestSettings = RequestSettings()
+    scenarios: Annotated[list[Scenario] | None, non_empty_list("scenarios", optional=True)] = None
+    thresholds: ThresholdList = []
+
+    @field_serializer("thresholds", when_used="json")
+    def _thresholds_as_text(self, thresholds: list[Any]) -> list[str]:
+        return [t.text for t in thresholds]
+
+
+class NodeSettings(_Model):
+    """This machine's part in a cluster: the environment wins over the file here."""
+
+    enabled: Bool = False
+    bind_addr: ListenAddr = "0.0.0.0:7000"
+    health_addr: ListenAddr = "0.0.0.0:8080"
+    http_api: Bool = True
+    node_id: Text
+    region: OptText = None
+    advertise_addr: OptPeerAddr = None
+    discovery_mode: Text = "static"
+    nodes: PeerList = []
+    consul_addr: HttpUrl = "http://127.0.0.1:8500"
+    consul_service_name: Text = "loadtest-cluster"
+    consul_token: OptSecret = None
+    secret: OptSecret = None
+    tls_cert: OptFile = None
+    tls_key: OptFile = None
+    tls_ca: OptFile = Field(None, validate_default=True)
+    insecure: Bool = Field(False, validate_default=True)
+    data_dir: Text = "./data/cluster"
+    config_source: OptConfigSource = None
+    config_gcs_uri: OptGcsUri = Field(None, validate_default=True)
+    config_consul_key: OptText = Field(None, validate_default=True)
+
+    @field_validator("tls_ca")
+    @classmethod
+    def _mtls_complete(cls, ca: str | None, info: ValidationInfo) -> str | None:
+        # A file that failed its own check is absent from info.data; count it as given
+        # so that it is not also reported as missing.
+        parts = {"tls_cert": info.data.get("tls_cert", ""), "tls_key": info.data.get("tls_key", "")}
+        parts["tls_ca"] = ca
+        given = [k for k, v in parts.items() if v is not None]
+        if given and len(given) < 3:
+            missing = [k for k in parts if k not in given]
+            raise Missing(
+                f"mTLS needs tls_cert, tls_key and tls_ca together; missing: {', '.join(missing)}"
+            )
+        return ca
+
+    @field_validator("insecure")
+    @classmethod
+    def _traffic_authenticated(cls, insecure: bool, info: ValidationInfo) -> bool:
+        needed = ("enabled", "secret", "tls_cert", "tls_ca")
+        if insecure or any(k not in info.data for k in needed) or not info.data["enabled"]:
+            return insecure
+        if info.data["secret"] is None and info.data["tls_cert"] is None:
+            raise Conflict(
+                "cluster traffic must be authenticated: set cluster.secret (CLUSTER_SECRET) "
+                "or cluster.tls_cert/tls_key/tls_ca (CLUSTER_TLS_*), or set cluster.insecure "
+                "(CLUSTER_INSECURE=true) to run without authentication"
+            )
+        return insecure
+
+    @field_validator("config_gcs_uri")
+    @classmethod
+    def _gcs_needs_uri(cls, value: str | None, info: ValidationInfo) -> str | None:
+        _required_when(info.data.get("config_source") == "gcs", value, "config_source is gcs")
+        return value
+
+    @field_validator("config_consul_key")
+    @classmethod
+    def _consul_kv_needs_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        source = info.data.get("config_source")
+        _required_when(source == "consul-kv", value, "config_source is consul-kv")
+        return value
