@@ -13,7 +13,9 @@ requests that are never answered.
     ANY /echo           method, path, headers and body as JSON (and client_cn under mTLS)
 
 With --tls-cert/--tls-key it serves HTTPS; adding --client-ca makes it demand a
-client certificate signed by that CA (mTLS).
+client certificate signed by that CA (mTLS). A client without one is turned away
+without a TLS alert (asyncio and uvloop drop the alert of a failed server-side
+handshake: python/cpython#98078), so it sees a closed connection, not a TLS error.
 """
 
 from __future__ import annotations
