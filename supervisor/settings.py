@@ -415,6 +415,7 @@ class _Builder:
 
     def _unknown_key(self, path: Path, key: Any, allowed: list[str]) -> None:
         where = f"in {_dotted(path)}" if path else "at the top level"
+        shown = f"{_dotted(path)}.{key}" if path else str(key)
         hint = ""
         env_path = {**PLAN_ENV, **NODE_ENV}.get(str(key).upper())
         if env_path:
@@ -422,7 +423,7 @@ class _Builder:
         elif close := get_close_matches(str(key), allowed, n=1):
             hint = f"; did you mean '{close[0]}'?"
         self.problems.append(
-            f"{self.label}: unknown key '{_dotted((*path, str(key)))}'{hint or ';'} "
+            f"{self.label}: unknown key '{shown}'{hint or ';'} "
             f"allowed keys {where}: {', '.join(allowed)}"
         )
 
@@ -447,14 +448,14 @@ class _Builder:
         node[path[-1]] = value
         self.sources[path] = source
 
-    def resolve_file_paths(self, tree: dict[Any, Any], prefix: Path) -> None:
+    def resolve_file_paths(self, tree: dict[Any, Any], section: str) -> None:
         if not self.base_dir:
             return
         for path in _FILE_PATHS:
-            if path[: len(prefix)] != prefix or self.source_of(path).kind != "yaml":
+            if path[0] != section or self.source_of(path).kind != "yaml":
                 continue
-            parent = tree
-            for part in path[len(prefix) : -1]:
+            parent: Any = tree
+            for part in path[:-1]:
                 parent = parent.get(part) if isinstance(parent, dict) else None
             value = parent.get(path[-1]) if isinstance(parent, dict) else None
             if isinstance(value, str) and value and not os.path.isabs(value):
@@ -723,7 +724,7 @@ def _load_node(
         cluster = {}
     tree = {"cluster": cluster}
     builder.record_yaml(tree, (), None)
-    builder.resolve_file_paths(tree, ("cluster",))
+    builder.resolve_file_paths(tree, "cluster")
     for var, path in NODE_ENV.items():
         if var in env:
             builder.put(tree, path, env[var], Source("env", var, path))
@@ -750,7 +751,7 @@ def _load_plan(
     builder: _Builder, plan_doc: dict[Any, Any], env: Mapping[str, str], cli: list[Any]
 ) -> TestPlan | None:
     builder.record_yaml(plan_doc, (), None)
-    builder.resolve_file_paths(plan_doc, ("target",))
+    builder.resolve_file_paths(plan_doc, "target")
     builder.plan_from_env(plan_doc, env)
     for path, flag, value in cli:
         if path[0] != "cluster":
