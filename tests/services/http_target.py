@@ -1,0 +1,64 @@
+"""supervisor.demo_target in a subprocess: the behaviours nginx cannot fake."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tests.services.process import LOOPBACK, ManagedProcess, free_port, port_accepts
+
+
+class HttpTarget:
+    """`python -m supervisor.demo_target` on a free loopback port.
+
+    Serves / (200), /slow?ms=N, /status/<code>, /drop, /hang, /json and /echo.
+    A separate process, not a thread in the test, so a test that saturates it
+    or leaves /hang connections open never slows the test process itself.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self._process = ManagedProcess(
+            "http_target",
+            [
+                sys.executable,
+                "-m",
+                "supervisor.demo_target",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(self.port),
+            ],
+            log_path=workdir / "http_target.log",
+            cwd=workdir,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    @property
+    def host(self) -> str:
+        return LOOPBACK
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> HttpTarget:
+        self._process.start()
+        self._process.wait_ready(
+            lambda: port_accepts(LOOPBACK, self.port), timeout=timeout, what="http_target"
+        )
+        return self
+
+    def stop(self) -> None:
+        self._process.stop()
+
+    def running(self) -> bool:
+        return self._process.running()
+
+    def __enter__(self) -> HttpTarget:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
