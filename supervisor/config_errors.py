@@ -61,7 +61,7 @@ def mask_url(url: str) -> str:
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"]+")
 
 
-def mask_urls_in(text: str) -> str:
+def _mask_urls_in(text: str) -> str:
     return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
 
 
@@ -77,7 +77,7 @@ def mask_tree(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_tree(v) for v in value]
     if isinstance(value, str):
-        return mask_urls_in(value)
+        return _mask_urls_in(value)
     return value
 
 

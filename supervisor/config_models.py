@@ -9,7 +9,6 @@ one pass.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 from pydantic import (
@@ -120,11 +119,6 @@ class LoadSettings(_Model):
     daily_mid_rps: OptNonNegative = Field(None, validate_default=True)
     daily_max_rps: OptPositive = Field(None, validate_default=True)
     daily_cycle_duration: OptDuration = Field(None, validate_default=True)
-
-    @property
-    def worker_count(self) -> int:
-        """``workers``, or one per core when unset."""
-        return self.workers or os.cpu_count() or 1
 
     @field_validator("target_rps")
     @classmethod
@@ -300,8 +294,9 @@ class NodeSettings(_Model):
         given = [k for k, v in parts.items() if v is not None]
         if given and len(given) < 3:
             missing = [k for k in parts if k not in given]
-            raise Missing(
-                f"mTLS needs tls_cert, tls_key and tls_ca together; missing: {', '.join(missing)}"
+            raise Conflict(
+                "mTLS needs tls_cert, tls_key and tls_ca together (CLUSTER_TLS_CERT, "
+                f"CLUSTER_TLS_KEY, CLUSTER_TLS_CA); missing: {', '.join(missing)}"
             )
         return ca
 

@@ -39,7 +39,7 @@ LOAD_MODELS = ("Concurrent", "Rps", "RampRps", "DailyTraffic")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 CONFIG_SOURCES = ("file", "gcs", "consul-kv")
 
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # RFC 9110 token: the characters a header name may use.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -328,24 +328,16 @@ def _regex_with_group(value: Any) -> str:
 
 
 def _var_name(value: Any) -> str:
-    if not isinstance(value, str) or not _VAR_NAME.fullmatch(value):
+    if not isinstance(value, str) or not VAR_NAME.fullmatch(value):
         raise ValueError("not a variable name; allowed: letters, digits and _, e.g. token")
     return value
 
 
-def json_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be sent as JSON, or None."""
+def _json_value(value: Any) -> Any:
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        return f"not JSON-compatible ({exc})"
-    return None
-
-
-def _json_value(value: Any) -> Any:
-    problem = json_problem(value)
-    if problem:
-        raise ValueError(problem)
+        raise ValueError(f"not JSON-compatible ({exc})") from None
     return value
 
 

@@ -43,7 +43,7 @@ from supervisor.config_models import (
     TestPlan,
     TLSSettings,
 )
-from supervisor.config_types import PLACEHOLDER, Conflict, Missing, parse_bool
+from supervisor.config_types import PLACEHOLDER, VAR_NAME, Conflict, Missing, parse_bool
 from supervisor.durations import parse_duration
 from supervisor.thresholds import Threshold
 
@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 Path = tuple[str | int, ...]
+Override = tuple[Path, str, Any]  # path, the flag as the user knows it, value
 
 PLAN_ENV: dict[str, Path] = {
     "TARGET_URL": ("target", "url"),
@@ -189,15 +190,12 @@ class Settings(BaseModel):
         return "default"
 
 
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 def _dotted(path: Path) -> str:
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif _VAR_NAME.fullmatch(part):
+        elif VAR_NAME.fullmatch(part):
             text += f".{part}" if text else part
         else:
             text += f"[{part!r}]"
@@ -312,7 +310,7 @@ def _parse_yaml(text: str, label: str) -> tuple[dict[Any, Any], list[str]]:
     finally:
         loader.dispose()
     if doc is None:
-        return {}, loader.duplicates
+        return {}, []
     if not isinstance(doc, dict):
         kind = {list: "a list", str: "a string"}.get(type(doc), f"a {type(doc).__name__}")
         raise ConfigError(
@@ -612,48 +610,53 @@ class _Builder:
                 first_index.setdefault(name, j)
             for field in ("path", "headers", "query", "body", "json"):
                 for var in sorted(set(_placeholders(step.get(field)))):
-                    self._check_var(
-                        i, j, scenario, name, field, step[field], var, defined, extracted_by
-                    )
+                    reason = _undefined_var(var, j, defined, extracted_by)
+                    if reason:
+                        label = self.label_of(("scenarios", i, "steps", j, field))
+                        where = f"in step {name!r} of scenario {scenario!r}"
+                        self.problems.append(
+                            f"{label}={show_value(step[field])}: ${{{var}}} {where} {reason}"
+                        )
             extract = step.get("extract")
             for var in extract if isinstance(extract, dict) else ():
-                if isinstance(var, str) and _VAR_NAME.fullmatch(var) and var not in defined:
+                if isinstance(var, str) and VAR_NAME.fullmatch(var) and var not in defined:
                     defined.append(var)
 
-    def _check_var(
-        self,
-        i: int,
-        j: int,
-        scenario: Any,
-        step: str | None,
-        field: str,
-        value: Any,
-        var: str,
-        defined: list[str],
-        extracted_by: dict[str, int],
-    ) -> None:
-        label = self.label_of(("scenarios", i, "steps", j, field))
-        shown = show_value(mask_tree(value) if field == "headers" else value)
-        where = f"step {step!r} of scenario {scenario!r}"
-        if not _VAR_NAME.fullmatch(var):
-            self.problems.append(
-                f"{label}={shown}: ${{{var}}} in {where} is not a variable name; "
-                "allowed: letters, digits and _, e.g. ${token}"
-            )
-            return
-        if var in defined:
-            return
-        later = extracted_by.get(var)
-        why = ""
-        if later == j:
-            why = " (this step extracts it, so only later steps can use it)"
-        elif later is not None:
-            why = f" (steps[{later}] extracts it, but runs later)"
-        available = ", ".join(defined) or "none yet"
-        self.problems.append(
-            f"{label}={shown}: ${{{var}}} in {where} is not extracted by an earlier step{why}; "
-            f"allowed: variables extracted by earlier steps ({available})"
-        )
+    def check_no_placeholders(self, tree: dict[Any, Any]) -> None:
+        """``${var}`` outside scenario steps: no step has extracted anything there."""
+        for path in (
+            ("target", "url"),
+            ("target", "headers"),
+            ("request", "body"),
+            ("request", "json"),
+        ):
+            node: Any = tree
+            for part in path:
+                node = node.get(part) if isinstance(node, dict) else None
+            for var in sorted(set(_placeholders(node))):
+                self.problems.append(
+                    f"{self.label_of(path)}={show_value(node)}: ${{{var}}} cannot be used here; "
+                    "allowed: variables only in scenario steps, after the step that extracts them"
+                )
+
+
+def _undefined_var(var: str, j: int, defined: list[str], extracted_by: dict[str, int]) -> str:
+    """Why step ``j`` cannot use ``${var}``, or "" when it can."""
+    if not VAR_NAME.fullmatch(var):
+        return "is not a variable name; allowed: letters, digits and _, e.g. ${token}"
+    if var in defined:
+        return ""
+    later = extracted_by.get(var)
+    why = ""
+    if later == j:
+        why = " (this step extracts it, so only later steps can use it)"
+    elif later is not None:
+        why = f" (steps[{later}] extracts it, but runs later)"
+    available = ", ".join(defined) or "none yet"
+    return (
+        f"is not extracted by an earlier step{why}; "
+        f"allowed: variables extracted by earlier steps ({available})"
+    )
 
 
 def _step_name(step: dict[Any, Any]) -> str | None:
@@ -684,7 +687,7 @@ def _clean_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v.strip() for k, v in environ.items() if isinstance(v, str) and v.strip()}
 
 
-def _override_paths(overrides: Mapping[str, Any] | None) -> list[tuple[Path, str, Any]]:
+def _override_paths(overrides: Mapping[str, Any] | None) -> list[Override]:
     """(path, flag, value) per CLI override; a None value means the flag was not given."""
     result = []
     for key, value in (overrides or {}).items():
@@ -711,7 +714,12 @@ def _derived_node_id(tree: dict[Any, Any]) -> tuple[str, str]:
 
 
 def _load_node(
-    builder: _Builder, doc: dict[Any, Any], env: Mapping[str, str], cli: list[Any]
+    builder: _Builder,
+    doc: dict[Any, Any],
+    env: Mapping[str, str],
+    cli: list[Override],
+    *,
+    config_given: bool,
 ) -> tuple[NodeSettings | None, bool, list[str]]:
     """The node settings, whether cluster mode is on (as best it can be told), and the problems."""
     cluster = doc.get("cluster", {})
@@ -734,7 +742,7 @@ def _load_node(
     if "node_id" not in cluster:
         cluster["node_id"], how = _derived_node_id(cluster)
         builder.sources[("cluster", "node_id")] = Source("derived", how, ())
-    if "config_source" not in cluster and builder.base_dir is not None:
+    if "config_source" not in cluster and config_given:
         cluster["config_source"] = "file"
         builder.sources[("cluster", "config_source")] = Source(
             "default", "default (a --config file is given)", ()
@@ -748,7 +756,7 @@ def _load_node(
 
 
 def _load_plan(
-    builder: _Builder, plan_doc: dict[Any, Any], env: Mapping[str, str], cli: list[Any]
+    builder: _Builder, plan_doc: dict[Any, Any], env: Mapping[str, str], cli: list[Override]
 ) -> TestPlan | None:
     builder.record_yaml(plan_doc, (), None)
     builder.resolve_file_paths(plan_doc, "target")
@@ -760,6 +768,7 @@ def _load_plan(
     plan, problems = builder.validate(TestPlan, plan_doc)
     builder.problems.extend(problems)
     builder.check_scenarios(plan_doc.get("scenarios"))
+    builder.check_no_placeholders(plan_doc)
     if plan is not None:
         _warn_unused(builder, plan)
     return plan
@@ -808,15 +817,16 @@ def load_settings(
     YAML keys (``{"load.concurrency": 50}``); a None value is ignored.
     """
     doc: dict[Any, Any] = {}
-    builder = _Builder(config_path, None)
+    builder = _Builder(config_path, os.path.dirname(config_path) if config_path else None)
     if config_path is not None:
         doc, problems = _parse_yaml(_read_file(config_path), config_path)
         builder.problems.extend(problems)
-        builder.base_dir = os.path.dirname(config_path)
     doc = builder.known_keys_only(doc, None, ())
     env = _clean_env(environ)
     cli = _override_paths(overrides)
-    node, enabled, node_problems = _load_node(builder, doc, env, cli)
+    node, enabled, node_problems = _load_node(
+        builder, doc, env, cli, config_given=config_path is not None
+    )
     plan_doc = {k: v for k, v in doc.items() if k != "cluster"}
     plan = None
     # A cluster node given no plan is fine: it waits for the one the leader commits.

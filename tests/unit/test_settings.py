@@ -122,7 +122,6 @@ def test_defaults() -> None:
         7200.0,
         None,
     )
-    assert load_.worker_count >= 1
     assert (plan.request.method, plan.request.body, plan.request.json_body) == ("GET", None, None)
     assert plan.scenarios is None
     assert plan.thresholds == []
@@ -728,6 +727,25 @@ scenarios:
     assert "(this step extracts it, so only later steps can use it)" in line
 
 
+def test_placeholders_outside_scenario_steps() -> None:
+    path = config(
+        """
+target: {url: "http://h/", headers: {X-T: "${token}"}}
+request: {json: {a: "${b}"}}
+scenarios: [{name: s, steps: [{path: /, query: {q: "${user-id}"}}]}]
+"""
+    )
+    assert problems(path) == [
+        "test.yaml: scenarios[0].steps[0].query={'q': '${user-id}'} (mapping): ${user-id} in "
+        "step 'GET /' of scenario 's' is not a variable name; allowed: letters, digits and _, "
+        "e.g. ${token}",
+        "test.yaml: target.headers={'X-T': '${token}'} (mapping): ${token} cannot be used here; "
+        "allowed: variables only in scenario steps, after the step that extracts them",
+        "test.yaml: request.json={'a': '${b}'} (mapping): ${b} cannot be used here; "
+        "allowed: variables only in scenario steps, after the step that extracts them",
+    ]
+
+
 def test_missing_file() -> None:
     assert problems("nope.yaml") == [
         "nope.yaml: cannot read config file: No such file or directory"
@@ -899,8 +917,8 @@ def test_cluster_traffic_must_be_authenticated() -> None:
 def test_cluster_mtls_needs_all_three_files(tmp_path: Path) -> None:
     (tmp_path / "n.pem").write_text("x")
     assert problems(None, {**ENV, "CLUSTER_TLS_CERT": "n.pem"}) == [
-        "cluster.tls_ca: mTLS needs tls_cert, tls_key and tls_ca together; missing: tls_key, "
-        "tls_ca; set cluster.tls_ca in a --config file or the CLUSTER_TLS_CA environment variable"
+        "cluster.tls_ca: mTLS needs tls_cert, tls_key and tls_ca together (CLUSTER_TLS_CERT, "
+        "CLUSTER_TLS_KEY, CLUSTER_TLS_CA); missing: tls_key, tls_ca"
     ]
 
 
