@@ -1,0 +1,96 @@
+"""What the node runtime and its plugins promise each other.
+
+A discovery plugin returns a ``Discovery``, a consensus plugin a ``Consensus``
+(see ``supervisor/hookspecs.py``); both get the ``NodeContext``. The rest of the
+supervisor talks to consensus only through this interface: it never touches
+pysyncobj, the way etcd/raft's users never touch its internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+State = Literal["standalone", "forming", "follower", "leader"]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A node found by discovery. ``address`` is its advertised gRPC host:port;
+    ``node_id`` is None when discovery only knows the address (a static list)."""
+
+    address: str
+    node_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What consensus knows, as the health endpoint reports it.
+
+    ``members`` are the voting members' addresses, self included;
+    ``leader`` is the leader's address; ``node_ids`` maps addresses to node ids
+    where known (learned from the authenticated peer handshake).
+    """
+
+    state: State
+    term: int
+    leader: str | None
+    members: tuple[str, ...]
+    has_quorum: bool
+    node_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def leader_id(self) -> str | None:
+        if self.leader is None:
+            return None
+        return self.node_ids.get(self.leader, self.leader)
+
+
+@dataclass
+class NodeContext:
+    """Everything a plugin may use: settings, identity, the loop and the hook relay."""
+
+    settings: Any  # supervisor.config_models.NodeSettings
+    node_id: str
+    advertise_addr: str  # host:port peers dial for gRPC/Raft
+    health_url: str  # http://host:port/health/cluster, for health checks
+    data_dir: str
+    loop: asyncio.AbstractEventLoop
+    hook: Any  # pluggy HookRelay: context.hook.loadtest_state_changed(...)
+    version: str = ""
+    region: str | None = None
+
+
+class Discovery(Protocol):
+    async def start(self) -> None:
+        """Begin finding peers (register, start watches); must not block the loop."""
+
+    async def peers(self) -> list[Peer]:
+        """The peers known now, self included or not, deduplicated by node id."""
+
+    async def stop(self) -> None:
+        """Stop, undoing what start did (deregister)."""
+
+
+class Consensus(Protocol):
+    async def start(self, peers: list[Peer], on_status: Callable[[NodeStatus], None]) -> None:
+        """Start taking part in elections with these initial peers. ``on_status`` is
+        called on the event loop whenever the status changes."""
+
+    def status(self) -> NodeStatus:
+        """The current status; cheap and non-blocking (the health endpoint calls it)."""
+
+    async def update_peers(self, peers: list[Peer]) -> None:
+        """Discovery saw a new peer list: the leader adds and removes members through
+        Raft membership changes; followers ignore it."""
+
+    async def propose(self, command: dict[str, Any]) -> None:
+        """Replicate a small command (config, run record); raises if not leader."""
+
+    def committed(self) -> dict[str, Any]:
+        """The replicated state as applied on this node."""
+
+    async def stop(self) -> None:
+        """Leave cleanly and release the port's services and threads."""
