@@ -184,24 +184,12 @@ def run_locust(url: str, duration: int, connections: int, tmp: Path) -> Result:
     )
 
 
-def engine_cli_works() -> bool:
-    """The real command, once it exists and takes the options used here."""
-    cli = VENV_BIN / "loadtest-supervisor"
-    try:
-        proc = subprocess.run([str(cli), "--help"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0 and "--workers" in proc.stdout and "--out" in proc.stdout
-
-
 def run_engine(url: str, duration: int, connections: int, workers: int, tmp: Path) -> Result:
     out = tmp / f"engine-{workers}.json"
     out.unlink(missing_ok=True)
-    args = ["--workers", str(workers), "--out", str(out)]
-    if engine_cli_works():
-        cmd = pinned([str(VENV_BIN / "loadtest-supervisor"), *args])
-    else:
-        cmd = pinned([str(VENV_BIN / "python"), str(BENCH / "engine_api.py"), *args])
+    cmd = pinned(
+        [str(VENV_BIN / "loadtest-supervisor"), "--workers", str(workers), "--out", str(out)]
+    )
     env = {
         **os.environ,
         "TARGET_URL": url,
