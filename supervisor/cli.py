@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         if args.print_config:
             print(render_effective_config(settings), end="")
             return 0
+        for warning in settings.warnings:
+            print(f"loadtest-supervisor: warning: {warning}", file=sys.stderr)
         if settings.node.enabled:
             print(
                 "loadtest-supervisor: CLUSTER_ENABLED=true: cluster mode is not part of this "
