@@ -71,8 +71,11 @@ class CliProcess:
         self._own_dir = tmp_path is None
         self.dir = Path(tempfile.mkdtemp(prefix="cli-")) if tmp_path is None else Path(tmp_path)
         args = list(args)
+        given = [a.split("=", 1)[1] for a in args if a.startswith("--out=")]
         if "--out" in args:
             self.results_path = Path(args[args.index("--out") + 1])
+        elif given:
+            self.results_path = Path(given[-1])
         else:
             self.results_path = _results_path(self.dir)
             args += ["--out", str(self.results_path)]
