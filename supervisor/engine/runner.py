@@ -84,7 +84,7 @@ class LoadRun:
             self.run_start = monotonic() + START_LEAD
             self.run_end = self.run_start + self.plan.load.duration
             for worker in self._workers.values():
-                worker.pipe.send(("start", self.run_start, self.run_end))
+                worker.pipe.send(("start", self.run_start, self.run_end, self.run_start))
             log_event(log, "run_started", workers=self.worker_count, connections=concurrency)
             stop_wait = asyncio.ensure_future(stop.wait())
             await asyncio.wait([stop_wait], timeout=self.run_end - monotonic())
@@ -181,16 +181,21 @@ class LoadRun:
         replacement = self._spawn(
             worker.slot, worker.incarnation + 1, worker.connections, worker.rate_share
         )
-        asyncio.ensure_future(self._start_replacement(replacement))
+        asyncio.ensure_future(self._start_replacement(replacement, died_at=monotonic()))
 
-    async def _start_replacement(self, worker: _Worker) -> None:
+    async def _start_replacement(self, worker: _Worker, died_at: float) -> None:
+        """Start a replacement on the run's own clock.
+
+        In open models it owes the arrivals its predecessor missed since dying:
+        they go out late, and their latency shows the outage.
+        """
         try:
             await self._wait_ready([worker])
         except SetupError as exc:
             log_event(log, "worker_restart_failed", slot=worker.slot, error=str(exc))
             return
         if not self._stopping:
-            worker.pipe.send(("start", monotonic(), self.run_end))
+            worker.pipe.send(("start", self.run_start, self.run_end, died_at))
             log_event(log, "worker_restarted", slot=worker.slot, incarnation=worker.incarnation)
 
     async def _finish_all(self) -> None:
