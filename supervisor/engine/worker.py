@@ -2,7 +2,9 @@
 
 The supervisor talks to a worker over a pipe:
 
-    supervisor -> worker   ("start", run_start, run_end)  monotonic-clock instants
+    supervisor -> worker   ("start", run_start, run_end, resume_at)  monotonic instants;
+                           a replacement worker owes the schedule's arrivals from
+                           resume_at (its predecessor's death) on
                            ("stop",)                      finish now
     worker -> supervisor   {"type": "ready"}              compiled, connected to nothing yet
                            {"type": "snapshot", ...}      about once a second, cumulative
@@ -107,7 +109,7 @@ class LoadWorker:
         if message[0] != "start":
             self._send("final")
             return
-        _, run_start, run_end = message
+        _, run_start, run_end, resume_at = message
         await asyncio.sleep(max(0.0, run_start - monotonic()))
         self.running = True
         sweeper_interval = min(0.1, max(0.005, self.plan.endpoint.request_timeout / 20))
@@ -119,7 +121,7 @@ class LoadWorker:
             loads = [asyncio.ensure_future(self._closed_user(c)) for c in self.connections]
         else:
             loads = [asyncio.ensure_future(self._open_runner(c)) for c in self.connections]
-            background.append(asyncio.ensure_future(self._ticker(run_start, run_end)))
+            background.append(asyncio.ensure_future(self._ticker(run_start, run_end, resume_at)))
         stop_wait = asyncio.ensure_future(self._control.get())
         await asyncio.wait([stop_wait], timeout=max(0.0, run_end - monotonic()))
         self.running = False
@@ -147,10 +149,10 @@ class LoadWorker:
             await self._iteration(conn, self._pick(), 0.0)
 
     # open model: a ticker owes arrivals by the rate curve; connections serve them
-    async def _ticker(self, run_start: float, run_end: float) -> None:
+    async def _ticker(self, run_start: float, run_end: float, resume_at: float) -> None:
         curve, share = self.curve, self.rate_share
         owed = 0.0
-        prev = monotonic() - run_start
+        prev = max(resume_at, run_start) - run_start
         while self.running:
             await asyncio.sleep(TICK)
             now = monotonic()
