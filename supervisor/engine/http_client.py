@@ -1,6 +1,6 @@
 """The engine's HTTP/1.1 client: one keep-alive connection per virtual user.
 
-The engine talks to HTTP only through ``Connection.request()`` and ``close()``,
+The engine talks to HTTP only through ``Connection.request()`` / ``send()`` and ``close()``,
 so the implementation can change without touching the load loops. This one is
 an asyncio Protocol parsed by httptools: measured here at a few µs of CPU per
 request where aiohttp costs about 92 µs, which is what lets one core keep a
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
 
@@ -25,6 +26,11 @@ class TransportError(Exception):
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
+
+
+# Called once when a request sent with ``Connection.send()`` ends:
+# (status, None) for a complete response, (0, error) for a failure.
+OnDone = Callable[[int, "TransportError | None"], None]
 
 
 @dataclass(frozen=True)
@@ -42,25 +48,54 @@ class Endpoint:
 class Connection(asyncio.Protocol):
     """One HTTP/1.1 connection, reopened on demand, one request at a time.
 
-    After ``await request(...)`` returns the status, ``headers`` and ``body`` hold
-    the response's headers and body when they were asked for, else stay empty:
-    collecting them costs a Python call per header and per chunk.
+    Two ways to use it. ``await request(...)`` connects when needed and returns the
+    status. ``send(..., on_done)`` writes on a ``ready`` connection and calls
+    ``on_done`` from the protocol's own callbacks when the request ends, which lets
+    a load loop send its next request right there, with no task wake-up, Future or
+    coroutine per request.
+
+    When a request ends, ``headers`` and ``body`` hold the response's headers and
+    body if they were asked for, else stay empty: collecting them costs a Python
+    call per header and per chunk.
     """
 
-    def __init__(self, endpoint: Endpoint, want_headers: bool = False) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        want_headers: bool = False,
+        want_bodies: bool = False,
+        heads: bool = False,
+    ) -> None:
         self.endpoint = endpoint
         self.transport: asyncio.Transport | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
         self.deadline = 0.0
+        self._timeout = endpoint.request_timeout
+        self._on_done: OnDone | None = None
         self._waiter: asyncio.Future[int] | None = None
         self._want_body = False
         self._head = False
         self._lost = False
-        # httptools looks the callbacks up once, when the parser is made, so a
-        # connection that never needs headers is built without on_header at all.
-        self._callbacks = _HeaderCallbacks(self) if want_headers else _Callbacks(self)
-        self._parser = httptools.HttpResponseParser(self._callbacks)
+        self._stale_losses = 0
+        # httptools looks the callbacks up once, when the parser is made, and calls
+        # every one it finds: a run that never reads headers or bodies, or sends no
+        # HEAD, gets a parser without those callbacks and no Python call for them.
+        callbacks = _Callbacks()
+        callbacks.on_message_complete = self._complete
+        if want_headers:
+            callbacks.on_header = self._on_header
+        if want_bodies:
+            callbacks.on_body = self._on_body
+        if heads:
+            callbacks.on_headers_complete = self._on_headers_complete
+        self._callbacks = callbacks
+        self._parser = httptools.HttpResponseParser(callbacks)
+
+    @property
+    def ready(self) -> bool:
+        """Connected, so ``send()`` may be called."""
+        return self.transport is not None and not self._lost
 
     async def request(self, payload: bytes, want_body: bool = False, head: bool = False) -> int:
         """Send one serialized request and return the response's status code.
@@ -68,25 +103,44 @@ class Connection(asyncio.Protocol):
         Raises ``TransportError`` for connect, TLS, timeout and closed-connection
         failures. A failed connection is dropped and reopened on the next call.
         """
-        if self.transport is None or self._lost:
-            await self._connect()
+        if not self.ready:
+            await self.connect()
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        self.send(payload, self._wake, want_body, head)
+        return await waiter
+
+    def _wake(self, status: int, error: TransportError | None) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        if waiter is None or waiter.done():  # its task was cancelled
+            return
+        if error is None:
+            waiter.set_result(status)
+        else:
+            waiter.set_exception(error)
+
+    def send(
+        self, payload: bytes, on_done: OnDone, want_body: bool = False, head: bool = False
+    ) -> None:
+        """Write one serialized request on a ``ready`` connection.
+
+        ``on_done(status, None)`` is called once the response is complete, or
+        ``on_done(0, error)`` when it fails; never both, never twice, and never
+        after ``close()``. It may call ``send()`` again at once.
+        """
         if self.headers:
             self.headers = []
         if self.body:
             self.body = bytearray()
         self._want_body = want_body
         self._head = head
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
-        self.deadline = perf_counter() + self.endpoint.request_timeout
-        self.transport.write(payload)
-        try:
-            return await waiter
-        finally:
-            self._waiter = None
+        self._on_done = on_done
+        self.deadline = perf_counter() + self._timeout
+        self.transport.write(payload)  # type: ignore[union-attr]
 
-    async def _connect(self) -> None:
+    async def connect(self) -> None:
+        """(Re)open the connection; raises ``TransportError``."""
         self.close()
-        self._lost = False
         self._parser = httptools.HttpResponseParser(self._callbacks)
         ep = self.endpoint
         loop = asyncio.get_running_loop()
@@ -110,20 +164,23 @@ class Connection(asyncio.Protocol):
 
     def expire(self, now: float) -> None:
         """Fail the request in flight if its deadline has passed (called by a sweeper)."""
-        if self._waiter is not None and now >= self.deadline and not self._waiter.done():
-            self._waiter.set_exception(
-                TransportError("timeout", f"no response within {self.endpoint.request_timeout}s")
-            )
-            self.close()
+        if self._on_done is not None and now >= self.deadline:
+            self._fail("timeout", f"no response within {self._timeout}s")
 
     def close(self) -> None:
+        """Drop the connection; a request in flight is abandoned without a call back."""
+        self._on_done = None
         if self.transport is not None:
             self.transport.abort()
             self.transport = None
+            # The aborted transport still calls connection_lost, with uvloop often
+            # after the next connection is made: that call is not about the new one.
+            self._stale_losses += 1
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._lost = False
         sock = transport.get_extra_info("socket")
         if sock is not None:
             # Requests are small and written whole; Nagle would only add delay.
@@ -136,6 +193,9 @@ class Connection(asyncio.Protocol):
             self._fail("closed", f"malformed response: {exc}")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._stale_losses:
+            self._stale_losses -= 1
+            return
         self._lost = True
         self.transport = None
         if isinstance(exc, ssl.SSLError):
@@ -144,47 +204,39 @@ class Connection(asyncio.Protocol):
             self._fail("closed", "connection closed before a complete response")
 
     def _fail(self, kind: str, detail: str) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(TransportError(kind, detail))
+        on_done = self._on_done
         self.close()
+        if on_done is not None:
+            on_done(0, TransportError(kind, detail))
+
+    def _on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def _on_body(self, body: bytes) -> None:
+        if self._want_body:
+            self.body += body
+
+    def _on_headers_complete(self) -> None:
+        if self._head:
+            # A HEAD response announces a body it never sends, which httptools
+            # cannot know: finish here and start the next response afresh.
+            self._complete()
+            self._parser = httptools.HttpResponseParser(self._callbacks)
 
     def _complete(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(self._parser.get_status_code())
-        if not self._parser.should_keep_alive():
+        parser = self._parser
+        on_done = self._on_done
+        self._on_done = None
+        # Close before calling back, so that on_done sees whether it may send again.
+        if not parser.should_keep_alive():
             self.close()
             self._lost = True
+        if on_done is not None:
+            on_done(parser.get_status_code(), None)
 
 
 class _Callbacks:
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def on_headers_complete(self) -> None:
-        conn = self.conn
-        if conn._head:
-            # A HEAD response announces a body it never sends, which httptools
-            # cannot know: finish here and start the next response afresh.
-            conn._complete()
-            conn._parser = httptools.HttpResponseParser(self)
-
-    def on_body(self, body: bytes) -> None:
-        if self.conn._want_body:
-            self.conn.body += body
-
-    def on_message_complete(self) -> None:
-        self.conn._complete()
-
-
-class _HeaderCallbacks(_Callbacks):
-    __slots__ = ()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.conn.headers.append((name, value))
+    """The parser's callbacks: only those set on an instance exist for httptools."""
 
 
 async def sweep_timeouts(connections: list[Connection], interval: float) -> None:
