@@ -65,6 +65,7 @@ class Connection(asyncio.Protocol):
         want_headers: bool = False,
         want_bodies: bool = False,
         heads: bool = False,
+        keep_alive: bool = True,
     ) -> None:
         self.endpoint = endpoint
         self.transport: asyncio.Transport | None = None
@@ -78,6 +79,9 @@ class Connection(asyncio.Protocol):
         self._head = False
         self._lost = False
         self._stale_losses = 0
+        # A client that sent "Connection: close" must not reuse the connection,
+        # even when the response does not say close (RFC 9112 §9.6).
+        self._keep_alive = keep_alive
         # httptools looks the callbacks up once, when the parser is made, and calls
         # every one it finds: a run that never reads headers or bodies, or sends no
         # HEAD, gets a parser without those callbacks and no Python call for them.
@@ -228,7 +232,7 @@ class Connection(asyncio.Protocol):
         on_done = self._on_done
         self._on_done = None
         # Close before calling back, so that on_done sees whether it may send again.
-        if not parser.should_keep_alive():
+        if not (self._keep_alive and parser.should_keep_alive()):
             self.close()
             self._lost = True
         if on_done is not None:

@@ -69,8 +69,10 @@ class LoadWorker:
         want_headers = plan.needs_headers
         want_bodies = any(step.needs_body for step in steps)
         heads = any(step.is_head for step in steps)
+        keep_alive = all(step.request.keep_alive for step in steps)
         self.connections = [
-            Connection(plan.endpoint, want_headers, want_bodies, heads) for _ in range(connections)
+            Connection(plan.endpoint, want_headers, want_bodies, heads, keep_alive)
+            for _ in range(connections)
         ]
         self._backlog: deque[float] = deque()
         self._idle: deque[asyncio.Future[float | None]] = deque()
