@@ -1,0 +1,1 @@
+"""Generated gRPC code for ``protos/loadtest.proto``; regenerate with ``scripts/gen-protos``."""
