@@ -1,0 +1,64 @@
+"""A cluster node's state as the HTTP API shows it (DESIGN §5).
+
+The node runtime hands every NodeStatus from consensus to ``ClusterView.update``;
+``health()`` only formats that cached copy, so /health/cluster never waits on
+consensus and answers in time even while the node is busy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supervisor.cluster.contracts import NodeStatus, State
+from supervisor.metrics.run_totals import RunTotals
+
+
+def node_state(status: NodeStatus) -> State:
+    """``forming`` unless a leader with quorum is known; then what consensus says."""
+    if status.leader is None or not status.has_quorum or status.state == "forming":
+        return "forming"
+    return status.state
+
+
+class ClusterView:
+    """The NodeView (supervisor/http_api.py) of a cluster node."""
+
+    def __init__(self, node_id: str, advertise_addr: str) -> None:
+        self._node_id = node_id
+        self._advertise_addr = advertise_addr
+        self._status = NodeStatus(
+            state="forming", term=0, leader=None, members=(advertise_addr,), has_quorum=False
+        )
+        self._totals: RunTotals | None = None
+        self._results: dict[str, Any] | None = None
+
+    @property
+    def status(self) -> NodeStatus:
+        return self._status
+
+    def update(self, status: NodeStatus) -> None:
+        self._status = status
+
+    def leader_id(self) -> str | None:
+        """The leader's node id; this node knows its own id even if consensus does not."""
+        if self._status.leader == self._advertise_addr:
+            return self._node_id
+        return self._status.leader_id
+
+    def health(self) -> dict[str, Any]:
+        state = node_state(self._status)
+        ready = state != "forming"
+        return {
+            "state": state,
+            "node_id": self._node_id,
+            "leader_id": self.leader_id() if ready else None,
+            "term": self._status.term,
+            "peers": max(len(self._status.members), 1),
+            "cluster_ready": ready,
+        }
+
+    def totals(self) -> RunTotals | None:
+        return self._totals
+
+    def results(self) -> dict[str, Any] | None:
+        return self._results

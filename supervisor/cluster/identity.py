@@ -1,0 +1,35 @@
+"""Where peers and health checks reach this node, derived from its listen addresses."""
+
+from __future__ import annotations
+
+import socket
+
+from supervisor.config_models import NodeSettings
+from supervisor.config_types import split_host_port
+
+# Hosts that mean "every interface": a peer cannot dial them.
+_ANY_HOST = ("", "0.0.0.0", "::")
+
+
+def reachable_addr(listen_addr: str) -> str:
+    """The host:port others use to reach a listener on ``listen_addr``.
+
+    The same host:port, except that a wildcard host becomes this machine's address
+    as its hostname resolves (what peers on other hosts would dial).
+    """
+    host, port = split_host_port(listen_addr)
+    if host in _ANY_HOST:
+        host = socket.gethostbyname(socket.gethostname())
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def advertise_addr(settings: NodeSettings) -> str:
+    """CLUSTER_ADVERTISE_ADDR, else derived from CLUSTER_BIND_ADDR."""
+    return settings.advertise_addr or reachable_addr(settings.bind_addr)
+
+
+def health_url(settings: NodeSettings) -> str:
+    """The /health/cluster URL, derived from CLUSTER_HEALTH_ADDR."""
+    return f"http://{reachable_addr(settings.health_addr)}/health/cluster"

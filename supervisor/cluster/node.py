@@ -1,0 +1,254 @@
+"""The cluster node runtime: wires discovery, consensus, the gRPC server and the HTTP API.
+
+    start   peer auth -> gRPC server (servicers from plugins) -> HTTP API
+            -> discovery -> consensus with the discovered peers
+    run     poll discovery every ~2 s and hand changes to consensus; turn each
+            NodeStatus into the node state (forming/follower/leader), told to the
+            hook bus and logged once per transition
+    stop    on SIGINT/SIGTERM, in reverse order; exit 0
+
+The supervisor process generates no load, so nothing here competes with heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable
+from typing import Any
+
+import pluggy
+
+from supervisor import __version__
+from supervisor.cluster.contracts import Consensus, Discovery, NodeContext, NodeStatus, Peer
+from supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
+from supervisor.cluster.health import ClusterView, node_state
+from supervisor.cluster.identity import advertise_addr, health_url
+from supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
+from supervisor.config_models import NodeSettings
+from supervisor.config_types import split_host_port
+from supervisor.http_api import HttpApiServer, build_app, serve_http_api
+from supervisor.logs import bind_context, configure_logging, log_event
+from supervisor.plugin_manager import PluginError, build_plugin_manager
+
+log = logging.getLogger("loadtest.node")
+
+EXIT_STOPPED = 0
+EXIT_CONFIG = 2
+EXIT_CANNOT_RUN = 3
+
+DISCOVERY_POLL_S = 2.0
+GRPC_GRACE_S = 1.0
+
+
+class NodeStartError(Exception):
+    """The node cannot start; ``code`` is the CLI exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def run_cluster_node(settings: Any, log_level: str = "INFO") -> int:
+    """Run this machine as a cluster node until SIGINT/SIGTERM; returns the exit code.
+
+    ``settings`` is the loaded Settings (its ``node`` part is used; a node given no
+    test plan waits, healthy, for the one the leader commits).
+    """
+    configure_logging(log_level)
+    node_settings: NodeSettings = settings.node
+    bind_context(node_id=node_settings.node_id, state="forming", term=0)
+    try:
+        pm = build_plugin_manager(node_settings)
+    except PluginError as exc:
+        print(f"loadtest-supervisor: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    node = ClusterNode(node_settings, pm)
+    try:
+        await node.start()
+        await node.run(stop)
+    except NodeStartError as exc:
+        print(f"loadtest-supervisor: {exc}", file=sys.stderr)
+        return exc.code
+    finally:
+        await node.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return EXIT_STOPPED
+
+
+class ClusterNode:
+    """One node: its identity, its parts, and the state it derives from consensus."""
+
+    def __init__(self, settings: NodeSettings, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.context = NodeContext(
+            settings=settings,
+            node_id=settings.node_id,
+            advertise_addr=advertise_addr(settings),
+            health_url=health_url(settings),
+            data_dir=settings.data_dir,
+            loop=asyncio.get_running_loop(),
+            hook=pm.hook,
+            version=__version__,
+            region=settings.region,
+        )
+        self.view = ClusterView(settings.node_id, self.context.advertise_addr)
+        self._state = "forming"
+        self._leader_id: str | None = None
+        self._peers: list[Peer] = []
+        self._grpc: GrpcServer | None = None
+        self._api: HttpApiServer | None = None
+        self._discovery: Discovery | None = None
+        self._consensus: Consensus | None = None
+        self._started = False
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    async def start(self) -> None:
+        """Start every part; raises NodeStartError (``stop()`` undoes what started)."""
+        settings: NodeSettings = self.context.settings
+        os.makedirs(settings.data_dir, exist_ok=True)
+        try:
+            auth = PeerAuth.from_settings(settings, settings.node_id)
+        except ClusterSetupError as exc:
+            raise NodeStartError(str(exc), EXIT_CONFIG) from exc
+        discovery: Discovery = self._make("discovery", self.pm.hook.loadtest_make_discovery)
+        consensus: Consensus = self._make("consensus", self.pm.hook.loadtest_make_consensus)
+        try:
+            self._grpc = await start_grpc_server(
+                settings.bind_addr,
+                auth,
+                self._register,
+                node_id=self.context.node_id,
+                advertise_addr=self.context.advertise_addr,
+                version=__version__,
+            )
+            if settings.http_api:
+                host, port = split_host_port(settings.health_addr)
+                self._api = await serve_http_api(build_app(self.view), host, port)
+        except (ClusterSetupError, OSError) as exc:  # a port taken or not bindable here
+            raise NodeStartError(str(exc), EXIT_CANNOT_RUN) from exc
+
+        try:
+            await discovery.start()
+            self._discovery = discovery
+            self._peers = await discovery.peers()
+            await consensus.start(self._peers, self.on_status)
+            self._consensus = consensus
+        except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
+            raise NodeStartError(f"cannot start: {exc!r}", EXIT_CANNOT_RUN) from exc
+        self._started = True
+        log_event(
+            log,
+            "node_started",
+            advertise_addr=self.context.advertise_addr,
+            grpc_port=self._grpc.port,
+            health_url=self.context.health_url if self._api else None,
+            discovery=settings.discovery_mode,
+            peers=",".join(p.address for p in self._peers),
+        )
+        self._tell("loadtest_node_started")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep consensus's peer list current until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), DISCOVERY_POLL_S)
+            except TimeoutError:
+                await self._poll()
+
+    async def stop(self) -> None:
+        """Leave cleanly, in the reverse order of start; safe after a partial start."""
+        if self._started:
+            self._tell("loadtest_node_stopping")
+            log_event(log, "node_stopping")
+        if self._consensus is not None:
+            await self._quietly("consensus", self._consensus.stop())
+        if self._discovery is not None:
+            await self._quietly("discovery", self._discovery.stop())
+        if self._api is not None:
+            await self._quietly("http_api", self._api.stop())
+        if self._grpc is not None:
+            await self._quietly("grpc", self._grpc.stop(GRPC_GRACE_S))
+        self._started = False
+        self._consensus = self._discovery = self._api = self._grpc = None
+
+    def on_status(self, status: NodeStatus) -> None:
+        """Consensus's callback (on the loop): cache it for /health and publish changes."""
+        old = self.view.status
+        self.view.update(status)
+        new_state = node_state(status)
+        leader_id = self.view.leader_id() if new_state != "forming" else None
+        bind_context(state=new_state, term=status.term)
+        if set(status.members) != set(old.members):
+            self._tell("loadtest_peers_changed", status=status)
+        # A follower whose leader changed has changed too: the health document did.
+        if new_state == self._state and leader_id == self._leader_id:
+            return
+        old_state, self._state, self._leader_id = self._state, new_state, leader_id
+        log_event(
+            log,
+            "state_changed",
+            old=old_state,
+            new=new_state,
+            term=status.term,
+            leader_id=leader_id,
+        )
+        self._tell(
+            "loadtest_state_changed",
+            old=old_state,
+            new=new_state,
+            term=status.term,
+            leader_id=leader_id,
+        )
+        if new_state == "leader" and old_state != "leader":
+            self._tell("loadtest_elected_leader", term=status.term)
+
+    def _make(self, kind: str, hook: Any) -> Any:
+        try:
+            part = hook(context=self.context)
+        except Exception as exc:  # e.g. a plugin missing its own setting
+            raise NodeStartError(f"the {kind} plugin failed: {exc}", EXIT_CONFIG) from exc
+        if part is None:
+            raise NodeStartError(f"the {kind} plugin returned no {kind}", EXIT_CONFIG)
+        return part
+
+    def _register(self, server: Any) -> None:
+        self.pm.hook.loadtest_register_grpc_services(server=server, context=self.context)
+
+    async def _poll(self) -> None:
+        assert self._discovery is not None and self._consensus is not None
+        # status() is cheap; re-reading it covers a status change with no callback.
+        self.on_status(self._consensus.status())
+        try:
+            peers = await self._discovery.peers()
+            if set(peers) != set(self._peers):
+                log_event(log, "peers_discovered", peers=",".join(p.address for p in peers))
+                await self._consensus.update_peers(peers)
+                self._peers = peers
+        except Exception as exc:  # a flaky discovery backend must not stop the node
+            log_event(log, "discovery_failed", level=logging.WARNING, error=repr(exc))
+
+    def _tell(self, hook_name: str, **kwargs: Any) -> None:
+        """Call an event hook on every plugin; a failing plugin is logged, not fatal."""
+        try:
+            getattr(self.pm.hook, hook_name)(context=self.context, **kwargs)
+        except Exception as exc:
+            log_event(log, "hook_failed", level=logging.ERROR, hook=hook_name, error=repr(exc))
+
+    async def _quietly(self, part: str, stopping: Awaitable[Any]) -> None:
+        try:
+            await stopping
+        except Exception as exc:  # shutdown continues with the other parts
+            log_event(log, "stop_failed", level=logging.WARNING, part=part, error=repr(exc))
