@@ -84,12 +84,11 @@ def run(args: argparse.Namespace) -> int:
         for warning in settings.warnings:
             print(f"loadtest-supervisor: warning: {warning}", file=sys.stderr)
         if settings.node.enabled:
-            print(
-                "loadtest-supervisor: CLUSTER_ENABLED=true: cluster mode is not part of this "
-                "build yet; unset CLUSTER_ENABLED to run standalone",
-                file=sys.stderr,
-            )
-            return EXIT_CONFIG
+            # Imported here so that standalone runs never import a cluster module.
+            from supervisor.cluster.node import run_cluster_node
+            from supervisor.event_loop import run_loop
+
+            return run_loop(run_cluster_node(settings, log_level=args.log_level))
         # Imported here so that --help and config errors stay fast.
         from supervisor.standalone import run_standalone
 
