@@ -32,6 +32,9 @@ _brief.maxstring = _brief.maxother = 80
 _brief.maxlevel = 2
 
 
+_LABELS = {"config_sources": "config source"}
+
+
 class PluginError(Exception):
     """A plugin was named that is not installed, or could not be loaded."""
 
@@ -66,7 +69,7 @@ def _register(pm: pluggy.PluginManager, kind: str, name: str, setting: str) -> N
     found = entry_points(group=GROUP_PREFIX + kind).select(name=name)
     if not found:
         names = ", ".join(installed(kind)) or "(none)"
-        label = kind.removesuffix("s").replace("_", " ")
+        label = _LABELS.get(kind, kind)
         raise PluginError(f"{setting.format(name)}: no such {label} plugin; installed: {names}")
     entry_point = next(iter(found))
     pm.register(_load(entry_point, kind), name=f"{kind}:{name}")
