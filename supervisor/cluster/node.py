@@ -111,10 +111,6 @@ class ClusterNode:
         self._consensus: Consensus | None = None
         self._started = False
 
-    @property
-    def state(self) -> str:
-        return self._state
-
     async def start(self) -> None:
         """Start every part; raises NodeStartError (``stop()`` undoes what started)."""
         settings: NodeSettings = self.context.settings
