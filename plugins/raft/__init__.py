@@ -1,0 +1,45 @@
+"""The built-in consensus plugin ``raft``: pysyncobj over the node's gRPC server.
+
+Registered through the project's own entry point, like any third-party plugin:
+
+    [project.entry-points."loadtest_supervisor.consensus"]
+    raft = "plugins.raft"
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugins.raft.consensus import RaftConsensus
+from supervisor.cluster.contracts import NodeContext
+from supervisor.cluster.wire import loadtest_pb2_grpc
+from supervisor.hookspecs import hookimpl
+
+# The node runtime may ask for the servicer before or after the consensus; both
+# belong to the one RaftConsensus of that node (keyed by its context object).
+_by_context: dict[int, tuple[NodeContext, RaftConsensus]] = {}
+
+
+def _consensus_for(context: NodeContext) -> RaftConsensus:
+    entry = _by_context.get(id(context))
+    if entry is None or entry[0] is not context:
+        entry = _by_context[id(context)] = (context, RaftConsensus(context))
+    return entry[1]
+
+
+@hookimpl
+def loadtest_make_consensus(context: NodeContext) -> RaftConsensus:
+    """Raft elects the coordinator."""
+    return _consensus_for(context)
+
+
+@hookimpl
+def loadtest_register_grpc_services(server: Any, context: NodeContext) -> None:
+    """Raft traffic shares the node's one gRPC port."""
+    loadtest_pb2_grpc.add_RaftServicer_to_server(_consensus_for(context).servicer, server)
+
+
+@hookimpl
+def loadtest_node_stopping(context: NodeContext) -> None:
+    """Forget this node's consensus (the node runtime stops it)."""
+    _by_context.pop(id(context), None)

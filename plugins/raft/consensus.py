@@ -1,0 +1,314 @@
+"""``Consensus`` on pysyncobj: elections, membership and the replicated state.
+
+Raft member identity is the advertised gRPC address ``host:port``: a static peer list
+knows every address up front, so the quorum size is right from the first election.
+Node ids are learned from the authenticated handshake (``Peer.Hello``) and from the
+frames peers send, and are reported in ``NodeStatus.node_ids``.
+
+pysyncobj runs on its own tick thread, started by a dedicated owner thread that lives
+as long as consensus runs (the tick thread exits when its creating thread does).
+Status is sampled on every tick and handed to the event loop when it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+
+from plugins.raft.replicated_state import ReplicatedState, validate_command
+from plugins.raft.transport import GrpcTransport, RaftLinkServicer
+from supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
+from supervisor.cluster.peer_auth import PeerAuth
+from supervisor.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+# Timings for the goal "failover median <= 1 s, max <= 2 s, no spurious elections".
+# A follower waits 0.4-0.8 s without a heartbeat before standing (randomised so that
+# two candidates rarely tie); heartbeats every 50 ms leave 8+ of them per timeout, so
+# a busy loop or a GC pause does not look like a dead leader. A leader that hears
+# from no majority for one election timeout steps down (pysyncobj's default, 30 s,
+# would let an isolated leader keep leading for 30 s).
+RAFT_MIN_TIMEOUT_S = 0.4
+RAFT_MAX_TIMEOUT_S = 0.8
+APPEND_ENTRIES_PERIOD_S = 0.05
+LEADER_FALLBACK_TIMEOUT_S = RAFT_MAX_TIMEOUT_S
+PROPOSE_TIMEOUT_S = 5.0
+
+_FAIL_NAMES = {v: k.lower() for k, v in vars(FAIL_REASON).items() if k.isupper()}
+
+
+class NotLeaderError(Exception):
+    """Only the leader proposes commands and changes membership."""
+
+
+class ProposalError(Exception):
+    """A command was not committed, or was rejected when applied (stale term)."""
+
+
+class RaftConsensus:
+    """One node's Raft, driven from the event loop; see ``supervisor.cluster.contracts``."""
+
+    def __init__(self, context: NodeContext, auth: PeerAuth | None = None) -> None:
+        self._context = context
+        self._loop = context.loop
+        self._address = context.advertise_addr
+        self._node_id = context.node_id
+        self._auth = auth or PeerAuth.from_settings(context.settings, context.node_id)
+        self.servicer = RaftLinkServicer()
+        self._node_ids: dict[str, str] = {self._address: self._node_id}
+        self._status = NodeStatus("forming", 0, None, (self._address,), False, {})
+        self._on_status: Callable[[NodeStatus], None] | None = None
+        self._state = ReplicatedState()
+        self._syncobj: SyncObj | None = None
+        self._owner: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._last_sample: tuple[Any, ...] | None = None
+        self._membership = asyncio.Lock()
+
+    # --- Consensus ---
+
+    async def start(self, peers: list[Peer], on_status: Callable[[NodeStatus], None]) -> None:
+        self._on_status = on_status
+        self._learn_peers(peers)
+        others = sorted({p.address for p in peers} - {self._address})
+        data_dir = Path(self._context.data_dir) / self._node_id
+        data_dir.mkdir(parents=True, exist_ok=True)
+        conf = SyncObjConf(
+            useFork=False,  # fork and grpcio do not mix
+            journalFile=str(data_dir / "raft.journal"),  # with fullDumpFile: term and
+            fullDumpFile=str(data_dir / "raft.dump"),  # vote survive restarts
+            dynamicMembershipChange=True,
+            raftMinTimeout=RAFT_MIN_TIMEOUT_S,
+            raftMaxTimeout=RAFT_MAX_TIMEOUT_S,
+            appendEntriesPeriod=APPEND_ENTRIES_PERIOD_S,
+            leaderFallbackTimeout=LEADER_FALLBACK_TIMEOUT_S,
+        )
+        transport = functools.partial(
+            GrpcTransport,
+            loop=self._loop,
+            auth=self._auth,
+            servicer=self.servicer,
+            node_id=self._node_id,
+            version=self._context.version,
+            on_node_id=self._learn_node_id,
+        )
+        created = threading.Event()
+        failure: list[BaseException] = []
+        self._owner = threading.Thread(
+            target=self._own_syncobj,
+            args=(others, conf, transport, created, failure),
+            name="raft-owner",
+            daemon=True,
+        )
+        self._owner.start()
+        await self._loop.run_in_executor(None, created.wait)
+        if failure:
+            raise failure[0]
+        log_event(
+            logger,
+            "raft_started",
+            node_id=self._node_id,
+            address=self._address,
+            members=",".join([self._address, *others]),
+            data_dir=str(data_dir),
+        )
+
+    def status(self) -> NodeStatus:
+        return self._status
+
+    async def update_peers(self, peers: list[Peer]) -> None:
+        self._learn_peers(peers)
+        if self._status.state != "leader":
+            return
+        async with self._membership:
+            desired = {p.address for p in peers} | {self._address}
+            current = set(self._status.members)
+            for address in sorted(desired - current):
+                if not await self._change_membership("add", address):
+                    return
+            if desired == {self._address}:
+                # An empty peer list is far likelier a discovery hiccup than the whole
+                # cluster leaving; removing everyone would leave a one-node "cluster".
+                log_event(logger, "raft_membership_kept", logging.WARNING, node_id=self._node_id)
+                return
+            for address in sorted(current - desired):
+                if not await self._change_membership("remove", address):
+                    return
+
+    async def propose(self, command: dict[str, Any]) -> None:
+        """Replicate ``command`` (keys among config, run, metrics_checkpoint) and return
+        once it is committed and applied here."""
+        validate_command(command)
+        await self._replicate(command)
+
+    def committed(self) -> dict[str, Any]:
+        return self._state.snapshot()
+
+    async def stop(self) -> None:
+        self._on_status = None
+        self._stopping.set()
+        if self._owner is not None:
+            await self._loop.run_in_executor(None, self._owner.join)
+        log_event(logger, "raft_stopped", node_id=self._node_id)
+
+    # --- owner and tick threads ---
+
+    def _own_syncobj(
+        self,
+        others: list[str],
+        conf: SyncObjConf,
+        transport: Callable[..., GrpcTransport],
+        created: threading.Event,
+        failure: list[BaseException],
+    ) -> None:
+        try:
+            syncobj = SyncObj(
+                self._address, others, conf, consumers=[self._state], transportClass=transport
+            )
+        except BaseException as e:  # handed to start(), which raises it on the loop
+            failure.append(e)
+            created.set()
+            return
+        self._syncobj = syncobj
+        syncobj.addOnTickCallback(self._sample)
+        created.set()
+        self._stopping.wait()
+        syncobj.destroy_synchronous()
+
+    def _sample(self) -> None:
+        # On the tick thread, after every tick: cheap reads, and a hand-off only on change.
+        syncobj = self._syncobj
+        if syncobj is None:
+            return
+        leader = syncobj._getLeader()
+        sample = (
+            syncobj._isLeader(),
+            leader.id if leader is not None else None,
+            syncobj.raftCurrentTerm,
+            tuple(sorted({self._address} | {n.id for n in syncobj.otherNodes})),
+            syncobj.hasQuorum,
+        )
+        if sample != self._last_sample:
+            self._last_sample = sample
+            self._loop.call_soon_threadsafe(self._publish, sample)
+
+    # --- event loop ---
+
+    def _publish(self, sample: tuple[Any, ...] | None = None) -> None:
+        sample = sample or self._last_sample
+        if sample is None:
+            return
+        is_leader, leader, term, members, has_quorum = sample
+        if is_leader:
+            state = "leader" if has_quorum else "forming"
+        else:
+            state = "follower" if leader is not None and has_quorum else "forming"
+        status = NodeStatus(
+            state=state,
+            term=term,
+            leader=leader if state != "forming" else None,
+            members=members,
+            has_quorum=has_quorum,
+            node_ids={a: n for a, n in self._node_ids.items() if a in members},
+        )
+        old = self._status
+        if status == old:
+            return
+        self._status = status
+        if (old.state, old.term, old.leader) != (status.state, status.term, status.leader):
+            log_event(
+                logger,
+                "raft_state_changed",
+                node_id=self._node_id,
+                old=old.state,
+                new=status.state,
+                term=status.term,
+                leader_id=status.leader_id,
+                members=len(members),
+                quorum=has_quorum,
+            )
+        if status.state == "leader" and old.state != "leader":
+            self._loop.create_task(self._fence(status.term))
+        if self._on_status is not None:
+            try:
+                self._on_status(status)
+            except Exception:
+                logger.exception("on_status callback failed")
+
+    async def _fence(self, term: int) -> None:
+        # A new leader's first command raises the applied term to its own, so commands
+        # a deposed leader got into the log are rejected from here on.
+        try:
+            await self._replicate({})
+        except (NotLeaderError, ProposalError, TimeoutError) as e:
+            log_event(logger, "raft_fence_failed", logging.INFO, term=term, why=str(e))
+
+    async def _replicate(self, update: dict[str, Any]) -> None:
+        if self._status.state != "leader":
+            raise NotLeaderError(f"not the leader (state {self._status.state})")
+        command = json.dumps({**update, "term": self._status.term})
+        result, error = await self._call(
+            functools.partial(self._state.apply_json, command), PROPOSE_TIMEOUT_S
+        )
+        if error != FAIL_REASON.SUCCESS:
+            raise ProposalError(f"not committed: {_FAIL_NAMES.get(error, error)}")
+        if not result["ok"]:
+            raise ProposalError(result["error"])
+
+    async def _change_membership(self, change: str, address: str) -> bool:
+        assert self._syncobj is not None
+        method = (
+            self._syncobj.addNodeToCluster
+            if change == "add"
+            else (self._syncobj.removeNodeFromCluster)
+        )
+        try:
+            _, error = await self._call(functools.partial(method, address), PROPOSE_TIMEOUT_S)
+        except TimeoutError:
+            error = "timeout"
+        ok = error == FAIL_REASON.SUCCESS
+        log_event(
+            logger,
+            "raft_membership_changed" if ok else "raft_membership_change_failed",
+            logging.INFO if ok else logging.WARNING,
+            node_id=self._node_id,
+            term=self._status.term,
+            change=change,
+            peer=address,
+            why="" if ok else _FAIL_NAMES.get(error, error),
+        )
+        return ok
+
+    async def _call(self, submit: Callable[..., None], timeout: float) -> tuple[Any, Any]:
+        """Submit a pysyncobj call (thread-safe: it only queues) and await its callback,
+        which pysyncobj runs on the tick thread."""
+        future: asyncio.Future[tuple[Any, Any]] = self._loop.create_future()
+
+        def settle(result: Any, error: Any) -> None:
+            if not future.done():
+                future.set_result((result, error))
+
+        def callback(result: Any, error: Any) -> None:
+            self._loop.call_soon_threadsafe(settle, result, error)
+
+        submit(callback=callback)
+        return await asyncio.wait_for(future, timeout)
+
+    def _learn_peers(self, peers: list[Peer]) -> None:
+        for peer in peers:
+            if peer.node_id:
+                self._learn_node_id(peer.address, peer.node_id)
+
+    def _learn_node_id(self, address: str, node_id: str) -> None:
+        if self._node_ids.get(address) != node_id:
+            self._node_ids[address] = node_id
+            self._publish()

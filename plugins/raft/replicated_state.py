@@ -1,0 +1,63 @@
+"""The replicated state machine: small, JSON-only, and fenced by term.
+
+A command is a dict updating any of ``config`` (``{"yaml", "sha256", "source"}``),
+``run`` (the run record) and ``metrics_checkpoint`` (the latest aggregated metrics),
+plus the ``term`` of the leader that proposed it. It travels through pysyncobj as one
+JSON string, so the only things pysyncobj pickles are a string and its own internals.
+
+Fencing: a command from a term older than the newest term already applied is
+rejected, so a deposed leader's late command can never overwrite a newer leader's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pysyncobj import SyncObjConsumer, replicated
+
+PARTS = ("config", "run", "metrics_checkpoint")
+
+
+class StaleTermError(Exception):
+    """The command's term is older than one already applied."""
+
+
+def validate_command(command: dict[str, Any]) -> None:
+    """Refuse what apply would refuse, before it goes through Raft."""
+    unknown = sorted(set(command) - set(PARTS))
+    if unknown or not command:
+        raise ValueError(f"a command updates some of {', '.join(PARTS)}; got {unknown or '{}'}")
+
+
+def apply_command(state: dict[str, Any], command: dict[str, Any]) -> dict[str, Any]:
+    """The state after ``command`` (a new dict: readers on other threads keep theirs)."""
+    term = command.get("term")
+    if not isinstance(term, int):
+        raise ValueError("command without a term")
+    if term < state["term"]:
+        raise StaleTermError(f"command from term {term}, already applied term {state['term']}")
+    updates = {k: v for k, v in command.items() if k != "term"}
+    if updates:  # an empty update is the new leader's fence: it only raises the term
+        validate_command(updates)
+    return {**state, **updates, "term": term}
+
+
+class ReplicatedState(SyncObjConsumer):
+    """Holds the state; pysyncobj calls ``apply_json`` on every node, in log order, on
+    its tick thread, and snapshots the attributes set below into its dump file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: dict[str, Any] = {"term": 0, **dict.fromkeys(PARTS)}
+
+    @replicated
+    def apply_json(self, command_json: str) -> dict[str, Any]:
+        try:
+            self.state = apply_command(self.state, json.loads(command_json))
+        except (StaleTermError, ValueError) as e:
+            return {"ok": False, "error": str(e)}
+        return {"ok": True}
+
+    def snapshot(self) -> dict[str, Any]:
+        return dict(self.state)
