@@ -77,7 +77,6 @@ class Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[int] | None = None
         self._want_body = False
         self._head = False
-        self._lost = False
         self._stale_losses = 0
         # A client that sent "Connection: close" must not reuse the connection,
         # even when the response does not say close (RFC 9112 §9.6).
@@ -99,7 +98,7 @@ class Connection(asyncio.Protocol):
     @property
     def ready(self) -> bool:
         """Connected, so ``send()`` may be called."""
-        return self.transport is not None and not self._lost
+        return self.transport is not None
 
     async def request(self, payload: bytes, want_body: bool = False, head: bool = False) -> int:
         """Send one serialized request and return the response's status code.
@@ -184,7 +183,6 @@ class Connection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self._lost = False
         sock = transport.get_extra_info("socket")
         if sock is not None:
             # Requests are small and written whole; Nagle would only add delay.
@@ -200,7 +198,6 @@ class Connection(asyncio.Protocol):
         if self._stale_losses:
             self._stale_losses -= 1
             return
-        self._lost = True
         self.transport = None
         if isinstance(exc, ssl.SSLError):
             self._fail("tls", str(exc))
@@ -234,7 +231,6 @@ class Connection(asyncio.Protocol):
         # Close before calling back, so that on_done sees whether it may send again.
         if not (self._keep_alive and parser.should_keep_alive()):
             self.close()
-            self._lost = True
         if on_done is not None:
             on_done(parser.get_status_code(), None)
 

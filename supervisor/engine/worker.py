@@ -317,9 +317,12 @@ class _ClosedLoop:
     def _on_done(self, status: int, error: TransportError | None) -> None:
         now = monotonic()
         if error is None:
-            self.record(status, int((now - self.start) * 1e6), status_error(status, self.expected))
+            expected = self.expected
+            kind = None if expected is None and status < 400 else status_error(status, expected)
+            self.record(status, int((now - self.start) * 1e6), kind)
             conn = self.conn
-            if self.worker.running and conn.ready:
+            # conn.ready, without a property call per request
+            if self.worker.running and conn.transport is not None:
                 # The next request starts the moment this answer is in.
                 self.start = now
                 conn.send(self.payload, self._on_done, False, self.head)
