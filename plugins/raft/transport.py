@@ -51,8 +51,8 @@ class RaftLinkServicer(loadtest_pb2_grpc.RaftServicer):
 
     def __init__(self) -> None:
         self._deliver: Deliver | None = None
-        # Decoded frames, for tests proving nothing is decoded before authentication.
-        self.frames_decoded = 0
+        # Frames handed to the codec: tests prove it stays 0 for unauthenticated callers.
+        self.decode_attempts = 0
 
     def attach(self, deliver: Deliver | None) -> None:
         self._deliver = deliver
@@ -69,6 +69,7 @@ class RaftLinkServicer(loadtest_pb2_grpc.RaftServicer):
                 await context.abort(
                     grpc.StatusCode.PERMISSION_DENIED, "frame sender differs from the caller"
                 )
+            self.decode_attempts += 1
             try:
                 message = codec.decode(frame.message)
             except codec.CodecError as e:
@@ -81,7 +82,6 @@ class RaftLinkServicer(loadtest_pb2_grpc.RaftServicer):
                     reason=str(e),
                 )
                 continue
-            self.frames_decoded += 1
             accepted += 1
             if self._deliver is not None:
                 self._deliver(frame.sender_address, node_id, message)
