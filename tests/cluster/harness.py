@@ -1,0 +1,249 @@
+"""N real ``loadtest-supervisor`` cluster nodes on loopback, as on N hosts.
+
+    with ClusterHarness(tmp_path, env={"CLUSTER_SECRET": "s"}) as cluster:
+        cluster.start(3, order=[2, 0, 1], delay=0.5)
+        leader_id, term = cluster.wait_for_agreement(timeout=30)
+        cluster.node_by_id(leader_id).kill9()
+        cluster.wait_for_agreement(timeout=30)   # polls the running nodes only
+
+Node i (0-based) listens on 127.0.0.(11+i): every node uses the same gRPC and
+health ports on its own address, as real hosts would. Each node has its id
+(node-11, node-12, ...), its data dir and its log file under the test's tmp_path,
+and runs in its own process group; every group is killed when the harness closes,
+pass or fail. Every health poll is remembered, so a test can check that no term
+ever had two leaders (``leaders_by_term``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tests.engine.cli import cli_path
+from tests.services.process import ManagedProcess
+
+FIRST_HOST = 11  # node 0 is 127.0.0.11
+HEALTH_TIMEOUT_S = 2.0  # what a Consul check would allow
+
+_ports_lock = threading.Lock()
+_handed_out: set[int] = set()
+
+
+def node_host(index: int) -> str:
+    return f"127.0.0.{FIRST_HOST + index}"
+
+
+def free_port_on(hosts: Iterable[str]) -> int:
+    """A TCP port free on every one of ``hosts`` now, never handed out twice here."""
+    hosts = list(hosts)
+    with _ports_lock:
+        for _ in range(200):
+            with socket.socket() as probe:
+                probe.bind((hosts[0], 0))
+                port = probe.getsockname()[1]
+            if port not in _handed_out and all(_bindable(h, port) for h in hosts):
+                _handed_out.add(port)
+                return port
+    raise RuntimeError(f"no TCP port free on all of {hosts}")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class NodeProcess:
+    """One node: a ``loadtest-supervisor`` process with CLUSTER_ENABLED=true."""
+
+    def __init__(
+        self, index: int, env: Mapping[str, str], workdir: Path, grpc_port: int, health_port: int
+    ) -> None:
+        self.index = index
+        self.host = node_host(index)
+        self.node_id = f"node-{FIRST_HOST + index}"
+        self.grpc_addr = f"{self.host}:{grpc_port}"
+        self.health_addr = f"{self.host}:{health_port}"
+        self.data_dir = workdir / self.node_id / "data"
+        self.env = {
+            **env,
+            "CLUSTER_BIND_ADDR": self.grpc_addr,
+            "CLUSTER_HEALTH_ADDR": self.health_addr,
+            "CLUSTER_NODE_ID": self.node_id,
+            "CLUSTER_DATA_DIR": str(self.data_dir),
+        }
+        self.process = ManagedProcess(
+            self.node_id,
+            [cli_path()],
+            log_path=workdir / self.node_id / "node.log",
+            env=self.env,
+            cwd=workdir,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
+
+    def start(self) -> NodeProcess:
+        """Start (or restart: same id, addresses and data dir)."""
+        self.process.start()
+        return self
+
+    def running(self) -> bool:
+        return self.process.running()
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the node's whole process group."""
+        os.killpg(self.pid, sig)
+
+    def kill9(self) -> int | None:
+        """SIGKILL, as a machine dying would; returns the exit code."""
+        self.process.stop_signal = signal.SIGKILL
+        try:
+            return self.process.stop()
+        finally:
+            self.process.stop_signal = signal.SIGTERM
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM (a clean shutdown), SIGKILL after ``timeout``; returns the exit code."""
+        return self.process.stop(timeout)
+
+    def health(self, timeout: float = HEALTH_TIMEOUT_S) -> dict[str, Any]:
+        """GET /health/cluster; raises when the node does not answer in ``timeout``."""
+        url = f"http://{self.health_addr}/health/cluster"
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def log_tail(self, lines: int = 30) -> str:
+        return self.process.log_tail(lines)
+
+
+class ClusterHarness:
+    """Starts, inspects and kills the nodes of one test's cluster."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        grpc_port: int | None = None,
+        health_port: int | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.env = dict(env or {})
+        self.grpc_port = grpc_port
+        self.health_port = health_port
+        self.nodes: list[NodeProcess] = []
+        self.leaders_by_term: dict[int, set[str]] = {}
+
+    def __enter__(self) -> ClusterHarness:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(
+        self, n: int, order: Sequence[int] | None = None, delay: float = 0.0
+    ) -> list[NodeProcess]:
+        """Create n nodes that all list each other, and start them in ``order``
+        (node indexes), ``delay`` seconds apart."""
+        hosts = [node_host(i) for i in range(n)]
+        self.grpc_port = self.grpc_port or free_port_on(hosts)
+        self.health_port = self.health_port or free_port_on(hosts)
+        peers = ",".join(f"{h}:{self.grpc_port}" for h in hosts)
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "TARGET_URL"},
+            "CLUSTER_ENABLED": "true",
+            "DISCOVERY_MODE": "static",
+            "CLUSTER_NODES": peers,
+            **self.env,
+        }
+        self.nodes = [
+            NodeProcess(i, env, self.workdir, self.grpc_port, self.health_port) for i in range(n)
+        ]
+        for position, index in enumerate(order if order is not None else range(n)):
+            if position and delay:
+                time.sleep(delay)
+            self.nodes[index].start()
+        return self.nodes
+
+    def node(self, index: int) -> NodeProcess:
+        return self.nodes[index]
+
+    def node_by_id(self, node_id: str) -> NodeProcess:
+        return next(node for node in self.nodes if node.node_id == node_id)
+
+    def running(self) -> list[NodeProcess]:
+        return [node for node in self.nodes if node.running()]
+
+    def all_health(self, nodes: Iterable[NodeProcess] | None = None) -> dict[str, Any]:
+        """Each node's health document by node id; the exception when it did not answer."""
+        documents: dict[str, Any] = {}
+        for node in self.running() if nodes is None else nodes:
+            try:
+                document = node.health()
+            except Exception as exc:  # a down or stalled node is an answer too
+                documents[node.node_id] = exc
+                continue
+            documents[node.node_id] = document
+            if document.get("state") == "leader":
+                self.leaders_by_term.setdefault(document["term"], set()).add(node.node_id)
+        return documents
+
+    def wait_for_agreement(
+        self, timeout: float, nodes: Sequence[NodeProcess] | None = None
+    ) -> tuple[str, int]:
+        """Poll until every node (default: the running ones) is cluster_ready with the
+        same leader and term, and exactly one of them says ``leader``; returns
+        (leader_id, term). Raises AssertionError with the last answers and logs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            polled = list(nodes) if nodes is not None else self.running()
+            health = self.all_health(polled)
+            agreed = _agreement(health)
+            if agreed is not None:
+                return agreed
+            if time.monotonic() >= deadline:
+                logs = "\n".join(f"--- {n.node_id}\n{n.log_tail()}" for n in polled)
+                raise AssertionError(
+                    f"no agreement within {timeout:.0f}s; last health: {health}\n{logs}"
+                )
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        """Kill every node's process group (safe to call twice)."""
+        for node in self.nodes:
+            node.kill9()
+
+
+def _agreement(health: Mapping[str, Any]) -> tuple[str, int] | None:
+    documents = list(health.values())
+    if not documents or any(not isinstance(d, dict) or not d["cluster_ready"] for d in documents):
+        return None
+    if len({(d["leader_id"], d["term"]) for d in documents}) != 1:
+        return None
+    leaders = [node_id for node_id, d in health.items() if d["state"] == "leader"]
+    if len(leaders) != 1 or leaders[0] != documents[0]["leader_id"]:
+        return None
+    return documents[0]["leader_id"], documents[0]["term"]
