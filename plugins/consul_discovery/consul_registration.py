@@ -1,0 +1,145 @@
+"""This node's registration in Consul, kept equal to the node's latest state.
+
+The hook bus sets the *desired* state; one worker task converges the agent to it.
+A burst of transitions therefore ends at the latest state and never registers an
+older state after a newer one; a failed update stays owed and is retried with
+backoff, never dropped. Re-registering under the same id with
+replace-existing-checks changes the tag while the agent keeps the check's status,
+so the node never blinks out of ``?passing`` queries or DNS on a transition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
+from plugins.consul_discovery.consul_settings import go_duration
+from supervisor.cluster.contracts import NodeContext
+from supervisor.config_types import split_host_port
+from supervisor.logs import log_event
+
+log = logging.getLogger("loadtest.consul")
+
+BACKOFF_FIRST_S = 0.1
+BACKOFF_MAX_S = 5.0
+
+
+def registration(agent: ConsulAgent, context: NodeContext, state: str) -> dict[str, Any]:
+    """The arguments of ``agent.service.register`` for this node in ``state``."""
+    settings = agent.settings
+    host, port = split_host_port(context.advertise_addr)
+    return {
+        "name": settings.service_name,
+        "service_id": context.node_id,
+        "address": host.strip("[]"),
+        "port": port,
+        "tags": [state],
+        "meta": {
+            "node_id": context.node_id,
+            "region": context.region or "",
+            "version": context.version,
+            "grpc_addr": context.advertise_addr,
+            "health_addr": urlsplit(context.health_url).netloc,
+        },
+        "check": {
+            "Name": f"{settings.service_name} /health/cluster",
+            "HTTP": context.health_url,
+            "Method": "GET",
+            "Interval": go_duration(settings.check_interval_s),
+            "Timeout": go_duration(settings.check_timeout_s),
+            "DeregisterCriticalServiceAfter": go_duration(settings.deregister_after_s),
+        },
+        "replace_existing_checks": True,
+    }
+
+
+def _register(client: Any, request: dict[str, Any]) -> bool:
+    return client.agent.service.register(**request)
+
+
+class RegistrationKeeper:
+    """Owns this node's registration: register, follow the state, re-assert, deregister."""
+
+    def __init__(self, agent: ConsulAgent, context: NodeContext) -> None:
+        self._agent = agent
+        self._context = context
+        self._desired = ("forming", 0)
+        self._applied: tuple[str, int] | None = None
+        self._owed = asyncio.Event()
+        self._registered = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def desired_state(self) -> str:
+        return self._desired[0]
+
+    @property
+    def applied(self) -> tuple[str, int] | None:
+        """(state, term) the agent holds as far as this node knows; None before the first."""
+        return self._applied
+
+    def start(self) -> None:
+        self._owed.set()
+        self._task = asyncio.create_task(self._converge(), name="consul-registration")
+
+    async def registered(self) -> None:
+        """Wait until the agent has accepted a registration once."""
+        await self._registered.wait()
+
+    def want(self, state: str, term: int) -> None:
+        """The node is now in ``state``; called on the loop, never blocks."""
+        self._desired = (state, term)
+        self._owed.set()
+
+    def reassert(self) -> None:
+        """Register again, whatever the node believes the agent holds."""
+        self._applied = None
+        self._owed.set()
+
+    async def stop(self) -> None:
+        """Stop the worker, then deregister (best effort: the agent may be gone)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        service_id = self._context.node_id
+        try:
+            await self._agent.call(
+                "deregister", lambda client: client.agent.service.deregister(service_id)
+            )
+        except AGENT_ERRORS:
+            return
+        self._applied = None
+        log_event(log, "consul_deregistered", service_id=service_id)
+
+    async def _converge(self) -> None:
+        delay = BACKOFF_FIRST_S
+        while True:
+            await self._owed.wait()
+            self._owed.clear()
+            state, term = self._desired
+            request = registration(self._agent, self._context, state)
+            try:
+                await self._agent.call("register", partial(_register, request=request))
+            except AGENT_ERRORS:
+                # Still owed: the next attempt sends whatever is desired by then.
+                self._owed.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+                continue
+            delay = BACKOFF_FIRST_S
+            previous, self._applied = self._applied, (state, term)
+            self._registered.set()
+            log_event(
+                log,
+                "consul_registered",
+                service=request["name"],
+                service_id=request["service_id"],
+                tag=state,
+                term=term,
+                previous_tag=previous[0] if previous else None,
+            )

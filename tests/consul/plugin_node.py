@@ -1,0 +1,99 @@
+"""One node's worth of the Consul discovery plugin, in the test process, with no Raft.
+
+The plugin is loaded through the real plugin manager (its entry point), given a
+NodeContext whose health URL is the real HTTP API (``/health/cluster``) served
+on a free loopback port, and driven through the hook bus the way the node
+runtime drives it. State transitions are told with ``tell_state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from supervisor.cluster.contracts import NodeContext
+from supervisor.cluster.health import ClusterView
+from supervisor.config_models import NodeSettings
+from supervisor.http_api import HttpApiServer, build_app, serve_http_api
+from supervisor.plugin_manager import build_plugin_manager
+from tests.services import LOOPBACK, free_port
+
+
+def node_settings(consul_url: str, service: str, node_id: str, **extra: Any) -> NodeSettings:
+    return NodeSettings(
+        node_id=node_id,
+        discovery_mode="consul",
+        consul_addr=consul_url,
+        consul_service_name=service,
+        **extra,
+    )
+
+
+class PluginNode:
+    def __init__(self, settings: NodeSettings, data_dir: Path, grpc_port: int = 7000) -> None:
+        self.settings = settings
+        self.node_id = settings.node_id
+        self.grpc_port = grpc_port
+        self.data_dir = data_dir
+        self.pm: pluggy.PluginManager = build_plugin_manager(settings)
+        self.api: HttpApiServer | None = None
+        self.context: NodeContext | None = None
+        self.discovery: Any = None
+        self.state = "forming"
+        self.term = 0
+
+    async def open(self) -> PluginNode:
+        """Serve /health/cluster and build the discovery (not started yet)."""
+        port = free_port()
+        self.api = await serve_http_api(
+            build_app(ClusterView(self.node_id, f"{LOOPBACK}:{self.grpc_port}")), LOOPBACK, port
+        )
+        self.context = NodeContext(
+            settings=self.settings,
+            node_id=self.node_id,
+            advertise_addr=f"{LOOPBACK}:{self.grpc_port}",
+            health_url=f"http://{LOOPBACK}:{port}/health/cluster",
+            data_dir=str(self.data_dir),
+            loop=asyncio.get_running_loop(),
+            hook=self.pm.hook,
+            version="test-version",
+            region=self.settings.region,
+        )
+        self.discovery = self.pm.hook.loadtest_make_discovery(context=self.context)
+        return self
+
+    def tell_state(self, new: str, term: int, leader_id: str | None = None) -> None:
+        old, self.state, self.term = self.state, new, term
+        self.pm.hook.loadtest_state_changed(
+            context=self.context, old=old, new=new, term=term, leader_id=leader_id
+        )
+
+    async def close(self) -> None:
+        if self.discovery is not None:
+            self.pm.hook.loadtest_node_stopping(context=self.context)
+            await self.discovery.stop()
+        if self.api is not None:
+            await self.api.stop()
+
+
+async def eventually(
+    condition: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = ""
+) -> Any:
+    """Poll a blocking ``condition`` (in a thread) until truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = await asyncio.to_thread(condition)
+        except Exception as exc:  # the agent may be restarting; keep polling
+            last = exc
+        else:
+            if last:
+                return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"not within {timeout}s: {what}; last: {last!r}")

@@ -1,0 +1,398 @@
+"""The Consul discovery plugin against a real Consul agent, one node, no Raft.
+
+Each test uses its own service name, so tests sharing the session agent never
+see each other's registrations; tests that restart or start the agent own it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import consul as consul_api
+import pytest
+
+from plugins.consul_discovery.consul_settings import ConsulSettings, ConsulSettingsError
+from supervisor.cluster.contracts import Peer
+from supervisor.logs import LogfmtFormatter
+from tests.consul.plugin_node import PluginNode, eventually, node_settings
+from tests.consul.recording_stub import RecordingConsulProxy
+from tests.services import ConsulAgent
+
+FAST = {
+    "CONSUL_CHECK_INTERVAL": "1s",
+    "CONSUL_CHECK_TIMEOUT": "500ms",
+    "CONSUL_DEREGISTER_AFTER": "90s",
+    "CONSUL_ANTI_ENTROPY_INTERVAL": "1s",
+    "CONSUL_BOOTSTRAP_EXPECT": "1",
+}
+
+
+@pytest.fixture(autouse=True)
+def fast_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CONSUL_HTTP_TOKEN", raising=False)
+
+
+@pytest.fixture
+def service() -> str:
+    return f"lt-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def log_lines() -> list[str]:
+    """Every log line the plugin writes, formatted exactly as a node writes it."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(LogfmtFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield lines
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+def catalog_tags(agent: ConsulAgent, service: str, node_id: str) -> list[str] | None:
+    return _tags_in(agent.client, service, node_id)
+
+
+def _tags_in(client: consul_api.Consul, service: str, node_id: str) -> list[str] | None:
+    _, entries = client.catalog.service(service)
+    for entry in entries:
+        if entry["ServiceID"] == node_id:
+            return entry["ServiceTags"]
+    return None
+
+
+def run(coro: object) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_registration_shape(consul: ConsulAgent, service: str, tmp_path: Path) -> None:
+    # The agent does not show a check's deregister window back (its Definition is
+    # empty), so the registration request itself is read through a recording stub.
+    stub = RecordingConsulProxy(consul.url).start()
+
+    async def scenario() -> None:
+        settings = node_settings(stub.url, service, "node-shape", region="eu-west1")
+        node = await PluginNode(settings, tmp_path, grpc_port=7123).open()
+        try:
+            await asyncio.wait_for(node.discovery.start(), 15)
+            registered = consul.client.agent.services()["node-shape"]
+            assert registered["Service"] == service
+            assert registered["ID"] == "node-shape"
+            assert registered["Address"] == "127.0.0.1"
+            assert registered["Port"] == 7123
+            assert registered["Tags"] == ["forming"]
+            assert registered["Meta"] == {
+                "node_id": "node-shape",
+                "region": "eu-west1",
+                "version": "test-version",
+                "grpc_addr": "127.0.0.1:7123",
+                "health_addr": node.context.health_url.split("/")[2],
+            }
+            check = consul.client.agent.checks()["service:node-shape"]
+            assert check["Type"] == "http"
+            assert check["Interval"] == "1s"
+            assert check["Timeout"] == "500ms"
+            assert check["Status"] == "passing"  # the real /health/cluster answered
+            assert check["Output"].startswith(f"HTTP GET {node.context.health_url}: 200")
+            sent = [r for r in stub.requests if r.path.startswith("/v1/agent/service/register")]
+            assert "replace-existing-checks=true" in sent[0].path
+            assert json.loads(sent[0].body)["checks"] == [
+                {
+                    "Name": f"{service} /health/cluster",
+                    "HTTP": node.context.health_url,
+                    "Method": "GET",
+                    "Interval": "1000ms",
+                    "Timeout": "500ms",
+                    "DeregisterCriticalServiceAfter": "90000ms",
+                }
+            ]
+        finally:
+            await node.close()
+        assert "node-shape" not in consul.client.agent.services(), "clean stop deregisters"
+
+    try:
+        run(scenario())
+    finally:
+        stub.stop()
+
+
+def test_defaults_and_setting_errors_name_the_variable(consul: ConsulAgent) -> None:
+    settings = node_settings(consul.url, "x", "node-x")
+    defaults = ConsulSettings.from_node_settings(settings, environ={})
+    assert (defaults.check_interval_s, defaults.check_timeout_s) == (5.0, 2.0)
+    assert defaults.deregister_after_s == 60.0 and defaults.anti_entropy_interval_s == 10.0
+    assert defaults.bootstrap_expect == 3
+    bad = {
+        "CONSUL_CHECK_INTERVAL": "soon",
+        "CONSUL_DEREGISTER_AFTER": "30s",
+        "CONSUL_CHECK_TIMEOUT": "9s",
+        "CONSUL_BOOTSTRAP_EXPECT": "0",
+    }
+    for name, value in bad.items():
+        with pytest.raises(ConsulSettingsError, match=name):
+            ConsulSettings.from_node_settings(settings, environ={name: value})
+
+
+def test_tags_follow_hook_transitions_in_order_within_1s(
+    consul: ConsulAgent, service: str, tmp_path: Path
+) -> None:
+    transitions = [("follower", 1), ("leader", 2), ("follower", 3), ("forming", 3), ("leader", 4)]
+    latencies: list[float] = []
+
+    async def scenario() -> None:
+        node = await PluginNode(node_settings(consul.url, service, "node-t"), tmp_path).open()
+        try:
+            await node.discovery.start()
+            seen = CatalogRecorder(consul, service, "node-t").start()
+            for state, term in transitions:
+                told = time.monotonic()
+                node.tell_state(state, term)
+                await eventually(
+                    lambda s=state: catalog_tags(consul, service, "node-t") == [s],
+                    1.0,
+                    0.005,
+                    what=f"tag {state} in the catalog",
+                )
+                latencies.append(time.monotonic() - told)
+                await asyncio.sleep(0.2)
+            seen.stop()
+            assert seen.sequence() == ["forming", *[state for state, _ in transitions]]
+        finally:
+            await node.close()
+
+    run(scenario())
+    assert max(latencies) < 1.0, latencies
+
+
+def test_burst_of_transitions_converges_to_the_last(
+    consul: ConsulAgent, service: str, tmp_path: Path
+) -> None:
+    driven = [s for s, _ in zip(itertools.cycle(["follower", "leader", "forming"]), range(30))]
+    driven.append("follower")
+
+    async def scenario() -> None:
+        node = await PluginNode(node_settings(consul.url, service, "node-b"), tmp_path).open()
+        try:
+            await node.discovery.start()
+            seen = CatalogRecorder(consul, service, "node-b").start()
+            for term, state in enumerate(driven, start=1):
+                node.tell_state(state, term)
+                await asyncio.sleep(0.001)  # let the worker interleave with the burst
+            await eventually(
+                lambda: catalog_tags(consul, service, "node-b") == ["follower"], 1.0, 0.005
+            )
+            await asyncio.sleep(0.5)  # nothing older may land after the last
+            seen.stop()
+            assert catalog_tags(consul, service, "node-b") == ["follower"]
+            assert _is_subsequence(seen.sequence()[1:], driven), seen.sequence()
+        finally:
+            await node.close()
+
+    run(scenario())
+
+
+def test_anti_entropy_restores_a_deregistered_registration(
+    consul: ConsulAgent, service: str, tmp_path: Path, log_lines: list[str]
+) -> None:
+    async def scenario() -> None:
+        node = await PluginNode(node_settings(consul.url, service, "node-ae"), tmp_path).open()
+        try:
+            await node.discovery.start()
+            node.tell_state("leader", 5)
+            await eventually(lambda: catalog_tags(consul, service, "node-ae") == ["leader"], 1.0)
+            consul.client.agent.service.deregister("node-ae")
+            gone = time.monotonic()
+            await eventually(
+                lambda: catalog_tags(consul, service, "node-ae") == ["leader"], 1.0 + 0.5
+            )
+            assert time.monotonic() - gone <= 1.5  # one 1 s period, plus the request
+        finally:
+            await node.close()
+
+    run(scenario())
+    assert any("event=consul_registration_restored reason=missing" in line for line in log_lines)
+
+
+def test_agent_restart_brings_the_registration_back_with_its_tag(
+    consul_factory: object, service: str, tmp_path: Path
+) -> None:
+    agent: ConsulAgent = consul_factory()  # type: ignore[operator]
+
+    async def scenario() -> None:
+        node = await PluginNode(node_settings(agent.url, service, "node-r"), tmp_path).open()
+        try:
+            await node.discovery.start()
+            node.tell_state("follower", 2)
+            await eventually(lambda: catalog_tags(agent, service, "node-r") == ["follower"], 1.0)
+            await asyncio.to_thread(agent.restart)
+            back = time.monotonic()
+            await eventually(lambda: catalog_tags(agent, service, "node-r") == ["follower"], 3.0)
+            assert time.monotonic() - back <= 1.5, "within one anti-entropy period"
+            # ... and passing again, so it counts as a peer and resolves in DNS.
+            await eventually(lambda: agent.client.health.service(service, passing=True)[1], 5.0)
+        finally:
+            await node.close()
+
+    run(scenario())
+
+
+def test_peers_only_from_passing_checks_once_per_node_id(
+    consul: ConsulAgent, http_target: object, service: str, tmp_path: Path
+) -> None:
+    target_url = http_target.url  # type: ignore[attr-defined]
+    client = consul.client
+
+    def fake(service_id: str, node_id: str, status_path: str, address: str | None) -> None:
+        client.agent.service.register(
+            service,
+            service_id=service_id,
+            address=address,
+            port=7999,
+            tags=["forming"],
+            meta={"node_id": node_id},
+            check={"HTTP": f"{target_url}{status_path}", "Interval": "1s", "Timeout": "1s"},
+        )
+
+    fake("node-bad", "node-bad", "/status/500", "127.0.0.50")  # check critical: never counts
+    fake("node-dup-a", "node-dup", "/", "127.0.0.51")  # one node registered twice
+    fake("node-dup-b", "node-dup", "/", "127.0.0.51")
+    fake("node-noaddr", "node-noaddr", "/", None)  # no service address: the node's is used
+
+    async def scenario() -> None:
+        node = await PluginNode(node_settings(consul.url, service, "node-p"), tmp_path).open()
+        try:
+            await node.discovery.start()
+            await node.discovery.peers()  # the bootstrap answer; live views follow
+
+            def passing_count() -> bool:
+                return len(client.health.service(service, passing=True)[1]) == 4
+
+            await eventually(passing_count, 10.0, what="4 passing registrations")
+            checks = client.agent.checks()
+            assert checks["service:node-bad"]["Status"] == "critical"
+            peers = await node.discovery.peers()
+            assert sorted(peers, key=lambda p: p.node_id or "") == [
+                Peer(address="127.0.0.51:7999", node_id="node-dup"),
+                Peer(address="127.0.0.1:7999", node_id="node-noaddr"),
+            ]
+        finally:
+            await node.close()
+            for service_id in ("node-bad", "node-dup-a", "node-dup-b", "node-noaddr"):
+                client.agent.service.deregister(service_id)
+
+    run(scenario())
+
+
+def test_unreachable_agent_keeps_forming_then_recovers(
+    tmp_path: Path, service: str, log_lines: list[str]
+) -> None:
+    agent = ConsulAgent(tmp_path / "late-agent")  # ports chosen, not started yet
+    (tmp_path / "late-agent").mkdir()
+
+    async def scenario() -> None:
+        node = await PluginNode(node_settings(agent.url, service, "node-u"), tmp_path).open()
+        try:
+            starting = asyncio.create_task(node.discovery.start())
+            await asyncio.sleep(2.0)
+            assert not starting.done(), "start waits for Consul; it neither fails nor gives up"
+            problem = node.discovery.problem()
+            assert problem and "consul unreachable at " + agent.url in problem
+            node.tell_state("forming", 0)
+            await asyncio.to_thread(agent.start)
+            await asyncio.wait_for(starting, 20)
+            assert node.discovery.problem() is None
+            assert catalog_tags(agent, service, "node-u") == ["forming"]
+        finally:
+            await node.close()
+            agent.stop()
+
+    run(scenario())
+    unreachable = [line for line in log_lines if "event=consul_unreachable" in line]
+    assert unreachable and f"consul_addr={agent.url}" in unreachable[0]
+    assert any("event=consul_reachable" in line for line in log_lines)
+
+
+def test_token_sent_on_every_call_and_never_logged(
+    consul: ConsulAgent, service: str, tmp_path: Path, log_lines: list[str]
+) -> None:
+    token = f"secret-{uuid.uuid4()}"
+    stub = RecordingConsulProxy(consul.url).start()
+
+    async def scenario() -> None:
+        settings = node_settings(stub.url, service, "node-tok", consul_token=token)
+        node = await PluginNode(settings, tmp_path).open()
+        try:
+            await node.discovery.start()
+            node.tell_state("leader", 1)
+            await eventually(lambda: catalog_tags(consul, service, "node-tok") == ["leader"], 1.0)
+            await node.discovery.peers()
+            await node.discovery.peers()
+            assert token not in repr(node.discovery.settings)
+        finally:
+            await node.close()
+
+    try:
+        run(scenario())
+    finally:
+        stub.stop()
+    paths = {r.path.split("?")[0] for r in stub.requests}
+    assert {"/v1/agent/service/register", "/v1/health/service/" + service} <= paths
+    assert "/v1/agent/service/deregister/node-tok" in paths
+    assert all(r.token == token for r in stub.requests), stub.requests
+    assert log_lines and not any(token in line for line in log_lines)
+
+
+# --- test helpers ---
+
+
+class CatalogRecorder:
+    """Polls the catalog every 5 ms in a thread and keeps each change of the node's tags."""
+
+    def __init__(self, agent: ConsulAgent, service: str, node_id: str) -> None:
+        # A client of its own: requests sessions are not shared between threads.
+        client = consul_api.Consul(host=agent.http_addr.split(":")[0], port=agent.http_port)
+        self._poll = lambda: _tags_in(client, service, node_id)
+        self._seen: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> CatalogRecorder:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sequence(self) -> list[str]:
+        return list(self._seen)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            tags = self._poll()
+            tag = tags[0] if tags else None
+            if tag is not None and (not self._seen or self._seen[-1] != tag):
+                self._seen.append(tag)
+            time.sleep(0.005)
+
+
+def _is_subsequence(seen: list[str], driven: list[str]) -> bool:
+    remaining = iter(driven)
+    return all(any(tag == d for d in remaining) for tag in seen)
