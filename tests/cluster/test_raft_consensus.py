@@ -158,7 +158,10 @@ def test_elect_commit_failover_rejoin(cluster: list[Node]) -> None:
             f"the config committed on {node.node_id}",
         )
 
-    # kill -9 the leader: the survivors agree on a new one within 2 s.
+    # Let the follower-to-follower link sit idle past 3.5 s (where pysyncobj's TCP
+    # transport loses the first vote request), then kill -9 the leader: the survivors
+    # agree on a new one within 2 s.
+    time.sleep(4)
     last_term_of_killed = max(s["term"] for s in leader.statuses)
     leader.kill()
     killed_at = time.monotonic()
