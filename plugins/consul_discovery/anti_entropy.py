@@ -21,6 +21,11 @@ log = logging.getLogger("loadtest.consul")
 
 OPERATION = "anti_entropy"
 
+# APScheduler logs every run of every job at INFO: one line per period, forever.
+# The job logs what matters itself (consul_registration_restored).
+for _name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
 
 class AntiEntropy:
     def __init__(self, agent: ConsulAgent, keeper: RegistrationKeeper, service_id: str) -> None:
