@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,15 +30,15 @@ STEP_DOWN_S = 3.0  # "step down within about one election timeout" (0.8 s) + pol
 
 
 @pytest.fixture
-def make_cluster(tmp_path: Path, faults: Faults) -> Iterator[Callable[..., FaultHarness]]:
+def fault_cluster(tmp_path: Path, faults: Faults) -> Iterator[Callable[..., FaultHarness]]:
     """FaultHarnesses for this test; closed (nodes killed) before ``faults`` heals and
     removes the rules, pass or fail."""
     made: list[FaultHarness] = []
 
-    def make(**kwargs: object) -> FaultHarness:
+    def make(**kwargs: Any) -> FaultHarness:
         workdir = tmp_path / f"cluster-{len(made)}"
         workdir.mkdir()
-        harness = FaultHarness(workdir, faults, env={"CLUSTER_SECRET": SECRET}, **kwargs)  # type: ignore[arg-type]
+        harness = FaultHarness(workdir, faults, env={"CLUSTER_SECRET": SECRET}, **kwargs)
         made.append(harness)
         return harness
 
@@ -54,12 +55,12 @@ def _states(seen: list[Observation]) -> set[str | None]:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("n", [3, 5])
-def test_nodes_form_in_any_start_order(make_cluster: Callable[..., FaultHarness], n: int) -> None:
+def test_nodes_form_in_any_start_order(fault_cluster: Callable[..., FaultHarness], n: int) -> None:
     rng = random.Random(n)  # a fixed shuffle per size: reproducible, still not 0..n-1
     order = list(range(n))
     while order == sorted(order):
         rng.shuffle(order)
-    cluster = make_cluster()
+    cluster = fault_cluster()
     cluster.start(n, order=order, delay=0.4)
 
     leader, term, agreed_at = cluster.wait_agreed(timeout=FORM_S)
@@ -76,8 +77,8 @@ def test_nodes_form_in_any_start_order(make_cluster: Callable[..., FaultHarness]
 
 
 @pytest.mark.timeout(90)
-def test_kill9_leader_survivors_elect_a_new_one(make_cluster: Callable[..., FaultHarness]) -> None:
-    cluster = make_cluster()
+def test_kill9_leader_survivors_elect_a_new_one(fault_cluster: Callable[..., FaultHarness]) -> None:
+    cluster = fault_cluster()
     cluster.start(3, order=[1, 2, 0], delay=0.3)
     leader, term, _ = cluster.wait_agreed(timeout=FORM_S)
 
@@ -94,9 +95,9 @@ def test_kill9_leader_survivors_elect_a_new_one(make_cluster: Callable[..., Faul
 
 @pytest.mark.timeout(90)
 def test_sigstop_leader_new_leader_and_old_one_steps_down(
-    make_cluster: Callable[..., FaultHarness],
+    fault_cluster: Callable[..., FaultHarness],
 ) -> None:
-    cluster = make_cluster()
+    cluster = fault_cluster()
     cluster.start(3, order=[2, 1, 0], delay=0.3)
     leader, term, _ = cluster.wait_agreed(timeout=FORM_S)
     old = cluster.node_by_id(leader)
@@ -149,9 +150,9 @@ def _assert_no_stale_leader(cluster: FaultHarness) -> None:
     ids=["5-nodes-2-followers-cut", "3-nodes-leader-cut"],
 )
 def test_minority_cut_off_never_elects_and_heals(
-    make_cluster: Callable[..., FaultHarness], n: int, cut_leader: bool
+    fault_cluster: Callable[..., FaultHarness], n: int, cut_leader: bool
 ) -> None:
-    cluster = make_cluster()
+    cluster = fault_cluster()
     cluster.start(n, delay=0.2)
     leader, term, _ = cluster.wait_agreed(timeout=FORM_S)
     leader_node = cluster.node_by_id(leader)
@@ -197,9 +198,9 @@ def test_minority_cut_off_never_elects_and_heals(
 
 @pytest.mark.timeout(120)
 def test_restarted_node_keeps_id_and_term_and_rejoins(
-    make_cluster: Callable[..., FaultHarness],
+    fault_cluster: Callable[..., FaultHarness],
 ) -> None:
-    cluster = make_cluster()
+    cluster = fault_cluster()
     cluster.start(3, delay=0.2)
     leader, term, _ = cluster.wait_agreed(timeout=FORM_S)
     follower = next(node for node in cluster.nodes if node.node_id != leader)
@@ -248,7 +249,7 @@ LOAD_S = 120
 @pytest.mark.slow
 @pytest.mark.timeout(LOAD_S + 120)
 def test_no_leader_change_under_full_load(
-    make_cluster: Callable[..., FaultHarness], tmp_path: Path
+    fault_cluster: Callable[..., FaultHarness], tmp_path: Path
 ) -> None:
     """Simulates three loaded hosts: next to each of 3 cluster nodes runs one standalone
     ``loadtest-supervisor`` (Concurrent model, 2 workers, 32 tasks, 120 s, against one
@@ -258,7 +259,7 @@ def test_no_leader_change_under_full_load(
     120 s of load: zero leader changes, zero term changes, and every /health/cluster
     poll answered within 2 s."""
     with Nginx(tmp_path / "nginx") as nginx:
-        cluster = make_cluster()
+        cluster = fault_cluster()
         cluster.start(3, delay=0.2)
         leader, term, _ = cluster.wait_agreed(timeout=FORM_S)
         loads = [
