@@ -92,12 +92,13 @@ def test_consul_http_check_goes_passing_then_critical(
     try:
         register(consul, name, "forming", f"{http_target.url}/")
         passing = wait_check(consul, name, "passing")
-        assert "200" in passing["Output"]
+        # Consul's own probe result, as "HTTP GET <url>: <status> Output: <body>".
+        assert ": 200 OK Output:" in passing["Output"]
         assert consul.client.agent.services()[name]["Tags"] == ["forming"]
 
         register(consul, name, "forming", f"{http_target.url}/status/500", initial="passing")
         critical = wait_check(consul, name, "critical")
-        assert "500" in critical["Output"]
+        assert ": 500 Internal Server Error Output:" in critical["Output"]
         # The health API that discovery reads agrees with the agent.
         _, passing_nodes = consul.client.health.service(name, passing=True)
         assert passing_nodes == []
