@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -271,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args(argv)
+    # Stopped by SIGTERM or SIGINT (even when started in the background, where SIGINT is
+    # ignored), unwind normally so every node, load run and nginx is stopped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     command = " ".join([".venv/bin/python bench/failover.py", *(argv or sys.argv[1:])])
     sizes = [int(x) for x in args.nodes.split(",")]
     results = []
