@@ -10,7 +10,7 @@ there, and are handed back to the tick thread through a queue plus pysyncobj's
 
 Links never go idle: gRPC keepalive pings every second keep follower-to-follower
 streams open (pysyncobj's TCP transport drops the first message on a link idle for
-3.5 s, which costs an election round), and a dead peer is noticed within ~2 s.
+3.5 s, which costs an election round), and a stalled peer is noticed within ~3 s.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ STREAM_METHOD = "/loadtest.v1.Raft/Stream"
 RECONNECT_MIN_S = 0.1
 RECONNECT_MAX_S = 1.0
 HELLO_TIMEOUT_S = 2.0
-# A stalled peer is detected by keepalive within ~2 s; this bounds what piles up meanwhile.
+# A stalled peer is detected by keepalive within ~3 s; this bounds what piles up meanwhile.
 MAX_QUEUED_FRAMES = 10_000
 
 Deliver = Callable[[str, str | None, dict[str, Any]], None]

@@ -39,11 +39,14 @@ TS_KEY = "x-loadtest-ts"
 AUTH_KEY = "x-loadtest-auth"
 MAX_CLOCK_SKEW_S = 60.0
 
-# Keep idle links alive and notice a dead peer within ~2 s: pings every second, even
-# without calls in flight. Reconnects start fast so a restarted peer is back quickly.
+# Keep idle links alive and notice a stalled peer within ~3 s: a ping after 1 s
+# without reads, even without calls in flight, answered within 2 s. (gRPC 1.85 times
+# a keepalive ping out after grpc.http2.ping_timeout_ms, default 60 s, not after
+# keepalive_timeout_ms alone.) Reconnects start fast so a restarted peer is back quickly.
 CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_time_ms", 1000),
-    ("grpc.keepalive_timeout_ms", 1000),
+    ("grpc.keepalive_timeout_ms", 2000),
+    ("grpc.http2.ping_timeout_ms", 2000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.initial_reconnect_backoff_ms", 100),
