@@ -1,7 +1,7 @@
 """The cluster node runtime: wires discovery, consensus, the gRPC server and the HTTP API.
 
-    start   peer auth -> gRPC server (servicers from plugins) -> HTTP API
-            -> discovery -> consensus with the discovered peers
+    start   peer auth -> gRPC server (servicers from plugins) -> discovery
+            -> consensus with the discovered peers -> HTTP API
     run     poll discovery every ~2 s and hand changes to consensus; turn each
             NodeStatus into the node state (forming/follower/leader), told to the
             hook bus and logged once per transition
@@ -42,6 +42,7 @@ EXIT_CANNOT_RUN = 3
 
 DISCOVERY_POLL_S = 2.0
 GRPC_GRACE_S = 1.0
+FIRST_STATUS_WAIT_S = 1.0
 
 
 class NodeStartError(Exception):
@@ -110,6 +111,7 @@ class ClusterNode:
         self._discovery: Discovery | None = None
         self._consensus: Consensus | None = None
         self._started = False
+        self._reported = asyncio.Event()
 
     async def start(self) -> None:
         """Start every part; raises NodeStartError (``stop()`` undoes what started)."""
@@ -130,10 +132,7 @@ class ClusterNode:
                 advertise_addr=self.context.advertise_addr,
                 version=__version__,
             )
-            if settings.http_api:
-                host, port = split_host_port(settings.health_addr)
-                self._api = await serve_http_api(build_app(self.view), host, port)
-        except (ClusterSetupError, OSError) as exc:  # a port taken or not bindable here
+        except ClusterSetupError as exc:  # the port is taken or not bindable here
             raise NodeStartError(str(exc), EXIT_CANNOT_RUN) from exc
 
         try:
@@ -144,6 +143,18 @@ class ClusterNode:
             self._consensus = consensus
         except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
             raise NodeStartError(f"cannot start: {exc!r}", EXIT_CANNOT_RUN) from exc
+        # The API opens once consensus has reported: before, /health could only say
+        # term 0, and a restarted node's term must never appear to go backwards.
+        try:
+            await asyncio.wait_for(self._reported.wait(), FIRST_STATUS_WAIT_S)
+        except TimeoutError:
+            self.on_status(consensus.status())
+        if settings.http_api:
+            host, port = split_host_port(settings.health_addr)
+            try:
+                self._api = await serve_http_api(build_app(self.view), host, port)
+            except OSError as exc:
+                raise NodeStartError(str(exc), EXIT_CANNOT_RUN) from exc
         self._started = True
         log_event(
             log,
@@ -182,6 +193,7 @@ class ClusterNode:
 
     def on_status(self, status: NodeStatus) -> None:
         """Consensus's callback (on the loop): cache it for /health and publish changes."""
+        self._reported.set()
         old = self.view.status
         self.view.update(status)
         new_state = node_state(status)
