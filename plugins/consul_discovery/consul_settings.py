@@ -6,7 +6,8 @@ business only, so they are read here from the environment, each error naming
 its variable:
 
     CONSUL_CHECK_INTERVAL=5s          how often the agent calls /health/cluster (>= 1s)
-    CONSUL_CHECK_TIMEOUT=2s           how long that call may take (<= the interval)
+    CONSUL_CHECK_TIMEOUT=2s           how long that call may take (<= the interval; at
+                                      most the interval when only that is set)
     CONSUL_DEREGISTER_AFTER=1m        critical this long -> the agent drops the node (>= 1m)
     CONSUL_ANTI_ENTROPY_INTERVAL=10s  how often the registration is re-asserted
     CONSUL_BOOTSTRAP_EXPECT=3         passing nodes a brand-new cluster waits for
@@ -67,7 +68,8 @@ class ConsulSettings:
         default_port = 443 if url.scheme == "https" else 8500
         token = node.consul_token.get_secret_value() if node.consul_token is not None else None
         interval = _duration(environ, "CONSUL_CHECK_INTERVAL", 5.0, minimum=MIN_CHECK_INTERVAL_S)
-        timeout = _duration(environ, "CONSUL_CHECK_TIMEOUT", 2.0, minimum=0.001)
+        # The 2 s default gives way to a shorter interval rather than conflict with it.
+        timeout = _duration(environ, "CONSUL_CHECK_TIMEOUT", min(2.0, interval), minimum=0.001)
         if timeout > interval:
             raise ConsulSettingsError(
                 f"CONSUL_CHECK_TIMEOUT={show_value(environ.get('CONSUL_CHECK_TIMEOUT', '2s'))}: "
