@@ -110,13 +110,15 @@ def tag_latencies(agent: ConsulAgent, transitions: int, workdir: Path) -> list[f
     return latencies
 
 
-def agreed_leader(cluster: ClusterHarness, nodes: list) -> str | None:
+def agreed_new_leader(cluster: ClusterHarness, nodes: list, old_id: str) -> str | None:
+    """The leader every one of ``nodes`` names, if they agree on one other than ``old_id``."""
     health = cluster.all_health(nodes)
     docs = [d for d in health.values() if isinstance(d, dict)]
     if len(docs) != len(nodes) or not all(d["cluster_ready"] for d in docs):
         return None
     leaders = {d["leader_id"] for d in docs}
-    return leaders.pop() if len(leaders) == 1 else None
+    agreed = leaders.pop() if len(leaders) == 1 else None
+    return agreed if agreed != old_id else None
 
 
 def log_time(text: str, after_wall: float) -> float | None:
@@ -139,9 +141,14 @@ def failovers(agent: ConsulAgent, interval: str, kills: int, workdir: Path) -> I
             leader_id, _ = cluster.wait_for_agreement(timeout=60)
             leader = cluster.node_by_id(leader_id)
             deadline = time.monotonic() + 60
-            while service_dns(agent, service, "leader") != {leader.host} or service_dns(
-                agent, service
-            ) != {n.host for n in nodes}:
+            # Kill only a whole cluster: every node a voting member again after the last
+            # restart, and DNS showing all three.
+            while (
+                {d.get("peers") for d in cluster.all_health(nodes).values() if isinstance(d, dict)}
+                != {3}
+                or service_dns(agent, service, "leader") != {leader.host}
+                or service_dns(agent, service) != {n.host for n in nodes}
+            ):
                 if time.monotonic() > deadline:
                     raise RuntimeError("DNS never settled before the kill")
                 time.sleep(0.1)
@@ -154,7 +161,7 @@ def failovers(agent: ConsulAgent, interval: str, kills: int, workdir: Path) -> I
             seen_leader_tag_wall = None
             while time.monotonic() - killed < TIMEOUT_S and (raft_s is None or dns_s is None):
                 now = time.monotonic() - killed
-                if raft_s is None and (new_id := agreed_leader(cluster, survivors)):
+                if raft_s is None and (new_id := agreed_new_leader(cluster, survivors, leader_id)):
                     raft_s = now
                 if new_id and seen_leader_tag_wall is None:
                     if catalog_tag(client, service, new_id) == "leader":

@@ -139,6 +139,8 @@ def test_defaults_and_setting_errors_name_the_variable(consul: ConsulAgent) -> N
     assert (defaults.check_interval_s, defaults.check_timeout_s) == (5.0, 2.0)
     assert defaults.deregister_after_s == 60.0 and defaults.anti_entropy_interval_s == 10.0
     assert defaults.bootstrap_expect == 3
+    short = ConsulSettings.from_node_settings(settings, environ={"CONSUL_CHECK_INTERVAL": "1s"})
+    assert short.check_timeout_s == 1.0, "the 2 s default timeout gives way to a 1 s interval"
     bad = {
         "CONSUL_CHECK_INTERVAL": "soon",
         "CONSUL_DEREGISTER_AFTER": "30s",
