@@ -176,8 +176,9 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
             self.transport = None
-            # The aborted transport still calls connection_lost, with uvloop often
-            # after the next connection is made: that call is not about the new one.
+            # The aborted transport still calls connection_lost later, when this
+            # protocol may already be reconnecting: that call is not about the new
+            # connection and must not touch it.
             self._stale_losses += 1
 
     # asyncio.Protocol
