@@ -791,7 +791,8 @@ def _warn_unused(builder: _Builder, plan: TestPlan) -> None:
 
 
 def _unknown_env_warnings(environ: Mapping[str, str]) -> list[str]:
-    known = [*PLAN_ENV, *NODE_ENV, "SEND_JSON"]
+    # Read elsewhere, not settings: the plugin manager's switch for hook tracing.
+    known = [*PLAN_ENV, *NODE_ENV, "SEND_JSON", "LOADTEST_TRACE_HOOKS"]
     warnings = []
     for var in sorted(_clean_env(environ)):
         if var.startswith(("CLUSTER_", "LOADTEST_")) and var not in known:

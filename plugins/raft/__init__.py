@@ -8,12 +8,21 @@ Registered through the project's own entry point, like any third-party plugin:
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
-from plugins.raft.consensus import RaftConsensus
-from supervisor.cluster.contracts import NodeContext
-from supervisor.cluster.wire import loadtest_pb2_grpc
-from supervisor.hookspecs import hookimpl
+# pysyncobj 0.3.17 (win_inet_pton.py) replaces socket.inet_ntop with a Windows-only
+# stand-in on every platform, breaking it for the whole process (psutil, ssl, ...).
+# Import it once here, before anything else of ours does, and put the real one back.
+_inet_ntop = socket.inet_ntop
+import pysyncobj  # noqa: E402,F401
+
+socket.inet_ntop = _inet_ntop
+
+from plugins.raft.consensus import RaftConsensus  # noqa: E402
+from supervisor.cluster.contracts import NodeContext  # noqa: E402
+from supervisor.cluster.wire import loadtest_pb2_grpc  # noqa: E402
+from supervisor.hookspecs import hookimpl  # noqa: E402
 
 # The node runtime may ask for the servicer before or after the consensus; both
 # belong to the one RaftConsensus of that node (keyed by its context object).

@@ -19,9 +19,11 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+from pysyncobj.journal import MetaStorer
 
 from plugins.raft.replicated_state import ReplicatedState, validate_command
 from plugins.raft.transport import GrpcTransport, RaftLinkServicer
@@ -42,6 +44,10 @@ RAFT_MAX_TIMEOUT_S = 0.8
 APPEND_ENTRIES_PERIOD_S = 0.05
 LEADER_FALLBACK_TIMEOUT_S = RAFT_MAX_TIMEOUT_S
 PROPOSE_TIMEOUT_S = 5.0
+# A member discovery stops listing is removed only after this long: a check that
+# fails for a few seconds (a stalled or restarting node) must not shrink the quorum.
+# It matches Consul's shortest deregister window.
+MEMBER_REMOVE_AFTER_S = 60.0
 
 _FAIL_NAMES = {v: k.lower() for k, v in vars(FAIL_REASON).items() if k.isupper()}
 
@@ -65,7 +71,13 @@ class RaftConsensus:
         self._auth = auth or PeerAuth.from_settings(context.settings, context.node_id)
         self.servicer = RaftLinkServicer()
         self._node_ids: dict[str, str] = {self._address: self._node_id}
-        self._status = NodeStatus("forming", 0, None, (self._address,), False, {})
+        self._data_dir = Path(context.data_dir) / self._node_id
+        self._journal = self._data_dir / "raft.journal"
+        # Before start, a restarted node already reports the term it had persisted.
+        self._status = NodeStatus(
+            "forming", _persisted_term(self._journal), None, (self._address,), False, {}
+        )
+        self._missing_since: dict[str, float] = {}
         self._on_status: Callable[[NodeStatus], None] | None = None
         self._state = ReplicatedState()
         self._syncobj: SyncObj | None = None
@@ -80,11 +92,11 @@ class RaftConsensus:
         self._on_status = on_status
         self._learn_peers(peers)
         others = sorted({p.address for p in peers} - {self._address})
-        data_dir = Path(self._context.data_dir) / self._node_id
+        data_dir = self._data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         conf = SyncObjConf(
             useFork=False,  # fork and grpcio do not mix
-            journalFile=str(data_dir / "raft.journal"),  # with fullDumpFile: term and
+            journalFile=str(self._journal),  # with fullDumpFile: term and
             fullDumpFile=str(data_dir / "raft.dump"),  # vote survive restarts
             dynamicMembershipChange=True,
             raftMinTimeout=RAFT_MIN_TIMEOUT_S,
@@ -140,9 +152,16 @@ class RaftConsensus:
                 # cluster leaving; removing everyone would leave a one-node "cluster".
                 log_event(logger, "raft_membership_kept", logging.WARNING, node_id=self._node_id)
                 return
+            now = monotonic()
+            for address in desired:
+                self._missing_since.pop(address, None)
             for address in sorted(current - desired):
+                since = self._missing_since.setdefault(address, now)
+                if now - since < MEMBER_REMOVE_AFTER_S:
+                    continue
                 if not await self._change_membership("remove", address):
                     return
+                self._missing_since.pop(address, None)
 
     async def propose(self, command: dict[str, Any]) -> None:
         """Replicate ``command`` (keys among config, run, metrics_checkpoint) and return
@@ -312,3 +331,15 @@ class RaftConsensus:
         if self._node_ids.get(address) != node_id:
             self._node_ids[address] = node_id
             self._publish()
+
+
+def _persisted_term(journal: Path) -> int:
+    """The Raft term this node last stored (0 for a new node).
+
+    Read with pysyncobj's own reader of the journal's meta file, which this node
+    wrote itself in its data dir: local state, never network input.
+    """
+    meta_path = Path(f"{journal}.meta")
+    if not meta_path.exists():
+        return 0
+    return int(MetaStorer(str(meta_path)).getMeta().get("currentTerm", 0))

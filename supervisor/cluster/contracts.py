@@ -73,6 +73,9 @@ class Discovery(Protocol):
     async def stop(self) -> None:
         """Stop, undoing what start did (deregister)."""
 
+    # Optional: ``problem() -> str | None`` says what keeps discovery from working
+    # (an unreachable backend, say); /health/cluster shows it as "discovery_error".
+
 
 class Consensus(Protocol):
     async def start(self, peers: list[Peer], on_status: Callable[[NodeStatus], None]) -> None:

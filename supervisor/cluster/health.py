@@ -31,6 +31,9 @@ class ClusterView:
         )
         self._totals: RunTotals | None = None
         self._results: dict[str, Any] | None = None
+        # Set by the node once discovery exists; its optional problem() explains a
+        # node stuck in forming (e.g. its backend is unreachable).
+        self.discovery: Any = None
 
     @property
     def status(self) -> NodeStatus:
@@ -48,7 +51,7 @@ class ClusterView:
     def health(self) -> dict[str, Any]:
         state = node_state(self._status)
         ready = state != "forming"
-        return {
+        doc = {
             "state": state,
             "node_id": self._node_id,
             "leader_id": self.leader_id() if ready else None,
@@ -56,6 +59,10 @@ class ClusterView:
             "peers": max(len(self._status.members), 1),
             "cluster_ready": ready,
         }
+        problem = getattr(self.discovery, "problem", None)
+        if problem is not None and (error := problem()):
+            doc["discovery_error"] = error
+        return doc
 
     def totals(self) -> RunTotals | None:
         return self._totals

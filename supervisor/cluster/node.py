@@ -1,7 +1,7 @@
 """The cluster node runtime: wires discovery, consensus, the gRPC server and the HTTP API.
 
-    start   peer auth -> gRPC server (servicers from plugins) -> discovery
-            -> consensus with the discovered peers -> HTTP API
+    start   peer auth -> gRPC server (servicers from plugins) -> HTTP API
+            -> discovery -> consensus with the discovered peers
     run     poll discovery every ~2 s and hand changes to consensus; turn each
             NodeStatus into the node state (forming/follower/leader), told to the
             hook bus and logged once per transition
@@ -42,7 +42,6 @@ EXIT_CANNOT_RUN = 3
 
 DISCOVERY_POLL_S = 2.0
 GRPC_GRACE_S = 1.0
-FIRST_STATUS_WAIT_S = 1.0
 
 
 class NodeStartError(Exception):
@@ -74,7 +73,7 @@ async def run_cluster_node(settings: Any, log_level: str = "INFO") -> int:
         loop.add_signal_handler(signum, stop.set)
     node = ClusterNode(node_settings, pm)
     try:
-        await node.start()
+        await node.start(stop)
         await node.run(stop)
     except NodeStartError as exc:
         print(f"loadtest-supervisor: {exc}", file=sys.stderr)
@@ -111,10 +110,16 @@ class ClusterNode:
         self._discovery: Discovery | None = None
         self._consensus: Consensus | None = None
         self._started = False
-        self._reported = asyncio.Event()
 
-    async def start(self) -> None:
-        """Start every part; raises NodeStartError (``stop()`` undoes what started)."""
+    async def start(self, stop: asyncio.Event) -> None:
+        """Start every part; raises NodeStartError (``stop()`` undoes what started).
+
+        The HTTP API opens before discovery: a discovery backend may only count
+        nodes whose health check passes (Consul does), so /health/cluster must
+        answer ``forming`` while the node is still looking for its peers. It
+        starts from consensus's status before start, which carries a restarted
+        node's persisted term, so the reported term never goes backwards.
+        """
         settings: NodeSettings = self.context.settings
         os.makedirs(settings.data_dir, exist_ok=True)
         try:
@@ -134,27 +139,26 @@ class ClusterNode:
             )
         except ClusterSetupError as exc:  # the port is taken or not bindable here
             raise NodeStartError(str(exc), EXIT_CANNOT_RUN) from exc
-
-        try:
-            await discovery.start()
-            self._discovery = discovery
-            self._peers = await discovery.peers()
-            await consensus.start(self._peers, self.on_status)
-            self._consensus = consensus
-        except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
-            raise NodeStartError(f"cannot start: {exc!r}", EXIT_CANNOT_RUN) from exc
-        # The API opens once consensus has reported: before, /health could only say
-        # term 0, and a restarted node's term must never appear to go backwards.
-        try:
-            await asyncio.wait_for(self._reported.wait(), FIRST_STATUS_WAIT_S)
-        except TimeoutError:
-            self.on_status(consensus.status())
+        self.on_status(consensus.status())
+        self.view.discovery = discovery
         if settings.http_api:
             host, port = split_host_port(settings.health_addr)
             try:
                 self._api = await serve_http_api(build_app(self.view), host, port)
             except OSError as exc:
                 raise NodeStartError(str(exc), EXIT_CANNOT_RUN) from exc
+
+        self._discovery = discovery
+        try:
+            # Discovery may wait for peers (or for its backend) for as long as it
+            # takes; a SIGTERM meanwhile must still stop the node.
+            if not await _unless_stopped(discovery.start(), stop):
+                return
+            self._peers = await discovery.peers()
+            await consensus.start(self._peers, self.on_status)
+            self._consensus = consensus
+        except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
+            raise NodeStartError(f"cannot start: {exc!r}", EXIT_CANNOT_RUN) from exc
         self._started = True
         log_event(
             log,
@@ -193,7 +197,6 @@ class ClusterNode:
 
     def on_status(self, status: NodeStatus) -> None:
         """Consensus's callback (on the loop): cache it for /health and publish changes."""
-        self._reported.set()
         old = self.view.status
         self.view.update(status)
         new_state = node_state(status)
@@ -243,8 +246,10 @@ class ClusterNode:
             peers = await self._discovery.peers()
             if set(peers) != set(self._peers):
                 log_event(log, "peers_discovered", peers=",".join(p.address for p in peers))
-                await self._consensus.update_peers(peers)
                 self._peers = peers
+            # Every poll, not only on change: consensus decides when a member that
+            # stays missing has been gone long enough to remove.
+            await self._consensus.update_peers(peers)
         except Exception as exc:  # a flaky discovery backend must not stop the node
             log_event(log, "discovery_failed", level=logging.WARNING, error=repr(exc))
 
@@ -260,3 +265,16 @@ class ClusterNode:
             await stopping
         except Exception as exc:  # shutdown continues with the other parts
             log_event(log, "stop_failed", level=logging.WARNING, part=part, error=repr(exc))
+
+
+async def _unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
+    """Await ``work`` unless ``stop`` is set first (then cancel it); True if it finished."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    return False
