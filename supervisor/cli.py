@@ -62,19 +62,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    environ = dict(os.environ)
     demo = None
     if args.demo_target:
         from supervisor.demo_process import DemoTarget
 
         demo = DemoTarget.start()
-        environ["TARGET_URL"] = demo.url
     try:
         overrides = {"workers": args.workers} if args.workers else {}
         if demo is not None:
             overrides["target_url"] = demo.url
         try:
-            settings = load_settings(args.config, environ, overrides)
+            settings = load_settings(args.config, os.environ, overrides)
         except ConfigError as exc:
             print(f"loadtest-supervisor: configuration error\n{exc}", file=sys.stderr)
             return EXIT_CONFIG
