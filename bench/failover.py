@@ -208,7 +208,9 @@ def render(results: list[SizeResult], args: argparse.Namespace, command: str) ->
         "survivor's latest /health/cluster answer names the same new leader (polled every "
         "20 ms per node, so times include up to ~20 ms of polling and the pollers' own "
         "scheduling delay on a saturated machine). After each kill the node is restarted "
-        "with the same id and data dir and the cluster let settle.",
+        "with the same id and data dir and the cluster let settle; the next kill comes "
+        "~1 s after it rejoined, so links are never idle for 3.5 s here (the idle-link "
+        "case is covered by the Raft plugin's own test).",
         f"- Soak: {args.soak_minutes:g} min of full load per size, no fault "
         f"({'the issue asks for 10 min' if args.soak_minutes != 10 else 'as the issue asks'}).",
         "",
