@@ -280,6 +280,10 @@ class NodeSettings(_Model):
     tls_ca: OptFile = Field(None, validate_default=True)
     insecure: Bool = Field(False, validate_default=True)
     data_dir: Text = "./data/cluster"
+    # How long a member may be missing from discovery before the leader removes it
+    # from the voting members: long enough that a stalled or restarting node does
+    # not shrink the quorum (Consul's shortest deregister window).
+    member_remove_after: Duration = 60.0
     config_source: OptConfigSource = None
     config_gcs_uri: OptGcsUri = Field(None, validate_default=True)
     config_consul_key: OptText = Field(None, validate_default=True)

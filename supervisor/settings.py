@@ -119,6 +119,7 @@ NODE_ENV: dict[str, Path] = {
     "CLUSTER_TLS_CA": ("cluster", "tls_ca"),
     "CLUSTER_INSECURE": ("cluster", "insecure"),
     "CLUSTER_DATA_DIR": ("cluster", "data_dir"),
+    "CLUSTER_MEMBER_REMOVE_AFTER": ("cluster", "member_remove_after"),
     "CLUSTER_CONFIG_SOURCE": ("cluster", "config_source"),
     "CLUSTER_CONFIG_GCS_URI": ("cluster", "config_gcs_uri"),
     "CLUSTER_CONFIG_CONSUL_KEY": ("cluster", "config_consul_key"),

@@ -44,10 +44,6 @@ RAFT_MAX_TIMEOUT_S = 0.8
 APPEND_ENTRIES_PERIOD_S = 0.05
 LEADER_FALLBACK_TIMEOUT_S = RAFT_MAX_TIMEOUT_S
 PROPOSE_TIMEOUT_S = 5.0
-# A member discovery stops listing is removed only after this long: a check that
-# fails for a few seconds (a stalled or restarting node) must not shrink the quorum.
-# It matches Consul's shortest deregister window.
-MEMBER_REMOVE_AFTER_S = 60.0
 
 _FAIL_NAMES = {v: k.lower() for k, v in vars(FAIL_REASON).items() if k.isupper()}
 
@@ -157,7 +153,7 @@ class RaftConsensus:
                 self._missing_since.pop(address, None)
             for address in sorted(current - desired):
                 since = self._missing_since.setdefault(address, now)
-                if now - since < MEMBER_REMOVE_AFTER_S:
+                if now - since < self._context.settings.member_remove_after:
                     continue
                 if not await self._change_membership("remove", address):
                     return
