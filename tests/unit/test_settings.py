@@ -551,7 +551,7 @@ def test_yaml_section_not_a_mapping() -> None:
         "test.yaml: cluster=[1] (list): must be a mapping with keys: advertise_addr, bind_addr, "
         "config_consul_key, config_gcs_uri, config_source, consul_addr, consul_service_name, "
         "consul_token, data_dir, discovery_mode, enabled, health_addr, http_api, insecure, "
-        "node_id, nodes, region, secret, tls_ca, tls_cert, tls_key",
+        "member_remove_after, node_id, nodes, region, secret, tls_ca, tls_cert, tls_key",
     ]
 
 
