@@ -9,6 +9,9 @@ its variable:
     CONSUL_CHECK_TIMEOUT=2s           how long that call may take (<= the interval; at
                                       most the interval when only that is set)
     CONSUL_DEREGISTER_AFTER=1m        critical this long -> the agent drops the node (>= 1m)
+    CONSUL_LIVENESS_TTL=1s            the TTL check the node passes every TTL/3; a node that
+                                      stops passing (kill -9) goes critical this long
+                                      after its last pass (>= 300ms)
     CONSUL_ANTI_ENTROPY_INTERVAL=10s  how often the registration is re-asserted
     CONSUL_BOOTSTRAP_EXPECT=3         passing nodes a brand-new cluster waits for
 """
@@ -28,6 +31,9 @@ from supervisor.durations import duration_seconds
 # ignored is refused instead, so what is configured is what runs.
 MIN_CHECK_INTERVAL_S = 1.0
 MIN_DEREGISTER_AFTER_S = 60.0
+# The node passes its TTL check every TTL/3; below this, one slow request to the
+# agent (or a busy moment on the loop) would be enough to flap it critical.
+MIN_LIVENESS_TTL_S = 0.3
 
 
 class ConsulSettingsError(ValueError):
@@ -44,6 +50,7 @@ class ConsulSettings:
     check_interval_s: float = 5.0
     check_timeout_s: float = 2.0
     deregister_after_s: float = 60.0
+    liveness_ttl_s: float = 1.0
     anti_entropy_interval_s: float = 10.0
     bootstrap_expect: int = 3
 
@@ -85,6 +92,9 @@ class ConsulSettings:
             check_timeout_s=timeout,
             deregister_after_s=_duration(
                 environ, "CONSUL_DEREGISTER_AFTER", 60.0, minimum=MIN_DEREGISTER_AFTER_S
+            ),
+            liveness_ttl_s=_duration(
+                environ, "CONSUL_LIVENESS_TTL", 1.0, minimum=MIN_LIVENESS_TTL_S
             ),
             anti_entropy_interval_s=_duration(
                 environ, "CONSUL_ANTI_ENTROPY_INTERVAL", 10.0, minimum=0.1

@@ -1,11 +1,13 @@
 """ConsulDiscovery: the Discovery a node gets with DISCOVERY_MODE=consul.
 
     start   register (tag ``forming``) -> registration worker + anti-entropy job
+            + liveness loop (passes the TTL check, liveness.py)
             -> wait for the bootstrap decision (consul_bootstrap.py)
     peers   the first call answers the bootstrap decision; later calls the
             passing members, self excluded
     state   every transition re-tags the registration (consul_registration.py)
-    stop    stop the job and the worker, deregister, drop the bootstrap record
+    stop    stop the job, the liveness loop and the worker, deregister, drop the
+            bootstrap record
 
 Consul trouble never stops the node: calls are retried, ``problem()`` says what
 is wrong for the health JSON, and the last good peer list is kept.
@@ -21,6 +23,7 @@ from plugins.consul_discovery.consul_bootstrap import Bootstrap
 from plugins.consul_discovery.consul_peers import passing_members, quorum_of
 from plugins.consul_discovery.consul_registration import RegistrationKeeper
 from plugins.consul_discovery.consul_settings import ConsulSettings
+from plugins.consul_discovery.liveness import Liveness
 from supervisor.cluster.contracts import NodeContext, Peer
 from supervisor.logs import log_event
 
@@ -34,6 +37,9 @@ class ConsulDiscovery:
         self._status = AgentStatus(settings)
         self._keeper = RegistrationKeeper(ConsulAgent(settings, self._status), context)
         self._anti_entropy = AntiEntropy(
+            ConsulAgent(settings, self._status), self._keeper, context.node_id
+        )
+        self._liveness = Liveness(
             ConsulAgent(settings, self._status), self._keeper, context.node_id
         )
         self._peers_agent = ConsulAgent(settings, self._status)
@@ -55,6 +61,7 @@ class ConsulDiscovery:
         too few nodes are visible, without blocking the loop."""
         self._keeper.start()
         self._anti_entropy.start()
+        self._liveness.start()
         await self._keeper.registered()
         self._initial = await self._bootstrap.initial_peers()
         self._last = list(self._initial)
@@ -79,6 +86,7 @@ class ConsulDiscovery:
 
     async def stop(self) -> None:
         self._anti_entropy.stop()
+        await self._liveness.stop()
         await self._keeper.stop()
         await self._bootstrap.release()
 

@@ -4,11 +4,17 @@ The plugin is loaded through the real plugin manager (its entry point), given a
 NodeContext whose health URL is the real HTTP API (``/health/cluster``) served
 on a free loopback port, and driven through the hook bus the way the node
 runtime drives it. State transitions are told with ``tell_state``.
+
+Run as a process, it is one such node to kill -9 (CONSUL_* settings from the
+environment); it prints ``ready`` once its discovery has started:
+
+    python -m tests.consul.plugin_node <consul url> <service> <node id> <data dir>
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,3 +103,14 @@ async def eventually(
                 return last
         await asyncio.sleep(interval)
     raise AssertionError(f"not within {timeout}s: {what}; last: {last!r}")
+
+
+async def _serve_until_killed(consul_url: str, service: str, node_id: str, data_dir: str) -> None:
+    node = await PluginNode(node_settings(consul_url, service, node_id), Path(data_dir)).open()
+    await node.discovery.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()  # until the test kills the process
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve_until_killed(*sys.argv[1:5]))

@@ -10,6 +10,9 @@ import asyncio
 import itertools
 import json
 import logging
+import os
+import signal
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +27,7 @@ from supervisor.logs import LogfmtFormatter
 from tests.consul.plugin_node import PluginNode, eventually, node_settings
 from tests.consul.recording_stub import RecordingConsulProxy
 from tests.services import ConsulAgent
+from tests.services.process import REPO_ROOT, ManagedProcess
 
 FAST = {
     "CONSUL_CHECK_INTERVAL": "1s",
@@ -115,14 +119,33 @@ def test_registration_shape(consul: ConsulAgent, service: str, tmp_path: Path) -
             assert "replace-existing-checks=true" in sent[0].path
             assert json.loads(sent[0].body)["checks"] == [
                 {
+                    "CheckID": "service:node-shape",
                     "Name": f"{service} /health/cluster",
                     "HTTP": node.context.health_url,
                     "Method": "GET",
                     "Interval": "1000ms",
                     "Timeout": "500ms",
                     "DeregisterCriticalServiceAfter": "90000ms",
-                }
+                },
+                {
+                    "CheckID": "service:node-shape:liveness",
+                    "Name": f"{service} liveness",
+                    "TTL": "1000ms",  # CONSUL_LIVENESS_TTL's default
+                    "Status": "passing",
+                },
             ]
+            liveness = consul.client.agent.checks()["service:node-shape:liveness"]
+            assert (liveness["Type"], liveness["Status"]) == ("ttl", "passing")
+            assert liveness["ServiceID"] == "node-shape"
+            # Passed every TTL/3 by the node: still passing after several TTLs.
+            await asyncio.sleep(3.0)
+            liveness = consul.client.agent.checks()["service:node-shape:liveness"]
+            assert liveness["Status"] == "passing"
+            passes = [r for r in stub.requests if r.path.startswith("/v1/agent/check/pass/")]
+            assert {r.path.split("?")[0] for r in passes} == {
+                "/v1/agent/check/pass/service:node-shape:liveness"
+            }
+            assert len(passes) >= 9, "about three passes per TTL"
         finally:
             await node.close()
         assert "node-shape" not in consul.client.agent.services(), "clean stop deregisters"
@@ -139,6 +162,7 @@ def test_defaults_and_setting_errors_name_the_variable(consul: ConsulAgent) -> N
     assert (defaults.check_interval_s, defaults.check_timeout_s) == (5.0, 2.0)
     assert defaults.deregister_after_s == 60.0 and defaults.anti_entropy_interval_s == 10.0
     assert defaults.bootstrap_expect == 3
+    assert defaults.liveness_ttl_s == 1.0
     short = ConsulSettings.from_node_settings(settings, environ={"CONSUL_CHECK_INTERVAL": "1s"})
     assert short.check_timeout_s == 1.0, "the 2 s default timeout gives way to a 1 s interval"
     bad = {
@@ -146,10 +170,15 @@ def test_defaults_and_setting_errors_name_the_variable(consul: ConsulAgent) -> N
         "CONSUL_DEREGISTER_AFTER": "30s",
         "CONSUL_CHECK_TIMEOUT": "9s",
         "CONSUL_BOOTSTRAP_EXPECT": "0",
+        "CONSUL_LIVENESS_TTL": "100ms",
     }
     for name, value in bad.items():
         with pytest.raises(ConsulSettingsError, match=name):
             ConsulSettings.from_node_settings(settings, environ={name: value})
+    with pytest.raises(ConsulSettingsError, match="CONSUL_LIVENESS_TTL"):
+        ConsulSettings.from_node_settings(settings, environ={"CONSUL_LIVENESS_TTL": "soon"})
+    ttl = ConsulSettings.from_node_settings(settings, environ={"CONSUL_LIVENESS_TTL": "2s"})
+    assert ttl.liveness_ttl_s == 2.0
 
 
 def test_tags_follow_hook_transitions_in_order_within_1s(
@@ -183,6 +212,96 @@ def test_tags_follow_hook_transitions_in_order_within_1s(
     assert max(latencies) < 1.0, latencies
 
 
+def test_re_registration_keeps_both_checks_passing(
+    consul: ConsulAgent, service: str, tmp_path: Path
+) -> None:
+    """Every transition re-registers with replace-existing-checks: the node must stay
+    in ``?passing`` (what DNS serves) throughout, or a new leader would blink out."""
+    transitions = [("follower", 1), ("leader", 2), ("follower", 3), ("forming", 3), ("leader", 4)]
+
+    async def scenario() -> None:
+        node = await PluginNode(node_settings(consul.url, service, "node-k"), tmp_path).open()
+        try:
+            await node.discovery.start()
+            await eventually(lambda: consul.client.health.service(service, passing=True)[1], 5.0)
+            watch = PassingWatch(consul, service, "node-k").start()
+            for state, term in transitions:
+                node.tell_state(state, term)
+                await eventually(
+                    lambda s=state: catalog_tags(consul, service, "node-k") == [s], 1.0, 0.005
+                )
+                await asyncio.sleep(0.7)  # across more than one TTL/3 pass period
+            watch.stop()
+            assert watch.polls > 100 and watch.absent == 0, (watch.polls, watch.absent)
+            checks = consul.client.agent.checks()
+            assert checks["service:node-k"]["Status"] == "passing"
+            assert checks["service:node-k:liveness"]["Status"] == "passing"
+            assert {c for c in checks if c.startswith("service:node-k")} == {
+                "service:node-k",
+                "service:node-k:liveness",
+            }
+        finally:
+            await node.close()
+
+    run(scenario())
+
+
+def test_liveness_check_goes_critical_within_ttl_after_kill9(
+    consul: ConsulAgent, service: str, tmp_path: Path
+) -> None:
+    """With the default 5 s HTTP check, the TTL check is what drops a killed node."""
+    env = {
+        **os.environ,
+        "CONSUL_CHECK_INTERVAL": "5s",
+        "CONSUL_CHECK_TIMEOUT": "2s",
+        "CONSUL_LIVENESS_TTL": "1s",
+    }
+    argv = [sys.executable, "-m", "tests.consul.plugin_node"]
+    driver = ManagedProcess(
+        "plugin-node",
+        [*argv, consul.url, service, "node-k9", str(tmp_path)],
+        log_path=tmp_path / "plugin-node.log",
+        env={**env, "PYTHONPATH": str(REPO_ROOT)},
+        cwd=REPO_ROOT,
+    )
+    checks = consul.client.agent.checks
+    try:
+        driver.start()
+        driver.wait_ready(
+            lambda: "ready" in driver.log_path.read_text(), timeout=20, what="the driver"
+        )
+        driver.wait_ready(
+            lambda: consul.client.health.service(service, passing=True)[1],
+            timeout=10,
+            what="the driver's registration passing",
+        )
+        time.sleep(2.5)  # several TTLs: the node's own passes keep it alive
+        assert checks()["service:node-k9:liveness"]["Status"] == "passing"
+        driver.stop_signal = signal.SIGKILL
+        driver.stop()
+        killed = time.monotonic()
+        critical_s = passing_gone_s = None
+        while time.monotonic() - killed < 6.0 and (critical_s is None or passing_gone_s is None):
+            now = time.monotonic() - killed
+            if critical_s is None and (
+                checks()["service:node-k9:liveness"]["Status"] == "critical"
+            ):
+                critical_s = now
+            if (
+                passing_gone_s is None
+                and not consul.client.health.service(service, passing=True)[1]
+            ):
+                passing_gone_s = now
+            time.sleep(0.01)
+        assert critical_s is not None and critical_s <= 1.0 + 1.0, critical_s
+        assert passing_gone_s is not None and passing_gone_s <= 1.0 + 1.0, passing_gone_s
+        # The HTTP check has not had its turn yet in most runs; the TTL did the work.
+        assert checks()["service:node-k9"]["Type"] == "http"
+    finally:
+        driver.stop()
+        consul.client.agent.service.deregister("node-k9")
+
+
 def test_burst_of_transitions_converges_to_the_last(
     consul: ConsulAgent, service: str, tmp_path: Path
 ) -> None:
@@ -211,8 +330,16 @@ def test_burst_of_transitions_converges_to_the_last(
 
 
 def test_anti_entropy_restores_a_deregistered_registration(
-    consul: ConsulAgent, service: str, tmp_path: Path, log_lines: list[str]
+    consul: ConsulAgent,
+    service: str,
+    tmp_path: Path,
+    log_lines: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A failed liveness pass also re-registers (within TTL/3); a long TTL leaves
+    # the job under test to notice first.
+    monkeypatch.setenv("CONSUL_LIVENESS_TTL", "60s")
+
     async def scenario() -> None:
         node = await PluginNode(node_settings(consul.url, service, "node-ae"), tmp_path).open()
         try:
@@ -392,6 +519,35 @@ class CatalogRecorder:
             tag = tags[0] if tags else None
             if tag is not None and (not self._seen or self._seen[-1] != tag):
                 self._seen.append(tag)
+            time.sleep(0.005)
+
+
+class PassingWatch:
+    """Polls ``?passing`` in a thread; counts the polls that did not list the node."""
+
+    def __init__(self, agent: ConsulAgent, service: str, node_id: str) -> None:
+        client = consul_api.Consul(host=agent.http_addr.split(":")[0], port=agent.http_port)
+        self._listed = lambda: any(
+            e["Service"]["ID"] == node_id for e in client.health.service(service, passing=True)[1]
+        )
+        self.polls = 0
+        self.absent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> PassingWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.polls += 1
+            if not self._listed():
+                self.absent += 1
             time.sleep(0.005)
 
 
