@@ -164,3 +164,126 @@ def test_agent_restart_brings_registrations_and_tags_back(
         until(lambda: service_dns(agent, service, "leader") == {leader.host}, 5, "leader. DNS")
         assert cluster.wait_for_agreement(timeout=10)[0] == leader_id
         assert peers_reported(cluster, nodes) == {3}
+
+
+def four_nodes_formed(cluster: ClusterHarness) -> list[NodeProcess]:
+    """Three nodes bootstrap through Consul, a fourth joins; all report 4 members."""
+    cluster.start(4, order=[0, 1, 2])
+    cluster.wait_for_agreement(timeout=30, nodes=[cluster.node(i) for i in range(3)])
+    cluster.node(3).start()
+    until(lambda: peers_reported(cluster, cluster.nodes) == {4}, 30, "4 voting members")
+    cluster.wait_for_agreement(timeout=10)
+    return cluster.nodes
+
+
+def one_leader_per_term(cluster: ClusterHarness) -> None:
+    doubled = {term: ids for term, ids in cluster.leaders_by_term.items() if len(ids) > 1}
+    assert not doubled, f"two leaders in one term: {doubled}"
+
+
+def test_a_cleanly_stopped_node_leaves_the_membership_and_can_rejoin(
+    consul: ConsulAgent, tmp_path: Path
+) -> None:
+    remove_after_s = 3.0
+    cluster = consul_cluster(
+        tmp_path / "cluster", consul, CLUSTER_MEMBER_REMOVE_AFTER=f"{remove_after_s:g}s"
+    )
+    with cluster:
+        nodes = four_nodes_formed(cluster)
+        leader_id, _ = cluster.wait_for_agreement(timeout=10)
+        gone = next(n for n in nodes if n.node_id != leader_id)  # a follower
+        others = [n for n in nodes if n is not gone]
+
+        assert gone.stop() == 0
+        stopped = time.monotonic()
+        assert gone.node_id not in consul.client.agent.services(), "SIGTERM deregisters"
+        # Missing from discovery -> removed after the grace; the node runtime polls
+        # discovery every 2 s, and a membership change takes a moment to commit.
+        until(
+            lambda: peers_reported(cluster, others) == {3},
+            remove_after_s + 2 + 5,
+            "the three others report 3 members",
+        )
+        removed_s = time.monotonic() - stopped
+        assert removed_s >= remove_after_s, f"removed before the grace: {removed_s:.1f}s"
+        assert cluster.wait_for_agreement(timeout=10, nodes=others)[0] == leader_id
+        one_leader_per_term(cluster)
+        leader_log = cluster.node_by_id(leader_id).log_path.read_text()
+        assert "event=raft_membership_changed" in leader_log
+        assert f"change=remove peer={gone.grpc_addr}" in leader_log
+
+        gone.start()  # same id and data dir: it joins again through Consul
+        until(lambda: peers_reported(cluster, nodes) == {4}, 30, "4 members everywhere again")
+        cluster.wait_for_agreement(timeout=15)
+        one_leader_per_term(cluster)
+
+
+def test_a_briefly_dead_node_is_not_removed_within_the_default_grace(
+    consul: ConsulAgent, tmp_path: Path
+) -> None:
+    """CLUSTER_MEMBER_REMOVE_AFTER defaults to 60 s: a node killed with -9 (its check
+    critical, so missing from discovery) must not shrink the quorum in 10 s."""
+    cluster = consul_cluster(tmp_path / "cluster", consul)
+    with cluster:
+        nodes = four_nodes_formed(cluster)
+        leader_id, _ = cluster.wait_for_agreement(timeout=10)
+        dead = next(n for n in nodes if n.node_id != leader_id)
+        survivors = [n for n in nodes if n is not dead]
+
+        dead.kill9()
+        killed = time.monotonic()
+        checks = consul.client.agent.checks
+        until(
+            lambda: checks()[f"service:{dead.node_id}:liveness"]["Status"] == "critical",
+            3,
+            "the dead node's liveness check goes critical",
+        )
+        while time.monotonic() - killed < 10.0:
+            assert peers_reported(cluster, survivors) == {4}
+            assert cluster.wait_for_agreement(timeout=3, nodes=survivors)[0] == leader_id
+            time.sleep(0.5)
+        one_leader_per_term(cluster)
+
+
+def test_unreachable_consul_at_start_keeps_forming_then_forms(tmp_path: Path) -> None:
+    # Ports chosen, agent not started: CONSUL_ADDR points at a closed port on loopback.
+    (tmp_path / "late-agent").mkdir()
+    agent = ConsulAgent(tmp_path / "late-agent")
+    cluster = consul_cluster(tmp_path / "cluster", agent)
+    try:
+        with cluster:
+            cluster.start(3, order=[0])
+            first = cluster.node(0)
+            started = time.monotonic()
+            problems: set[str] = set()
+            while time.monotonic() - started < 5.0:
+                doc = until(lambda: _health_or_none(first), 5, "/health/cluster answers 200")
+                assert doc["state"] == "forming" and not doc["cluster_ready"], doc
+                assert doc.get("discovery_error"), doc
+                problems.add(doc["discovery_error"])
+                time.sleep(0.25)
+            assert first.running(), first.log_tail()
+            assert any(f"consul unreachable at {agent.url}" in p for p in problems), problems
+            log = first.log_path.read_text()
+            assert "event=consul_unreachable" in log and f"consul_addr={agent.url}" in log
+
+            agent.start()
+            cluster.node(1).start()
+            cluster.node(2).start()
+            cluster.wait_for_agreement(timeout=60)
+            assert peers_reported(cluster, cluster.nodes) == {3}
+            until(
+                lambda: "discovery_error" not in first.health(),
+                15,
+                "discovery_error gone from the first node's health",
+            )
+            assert "event=consul_reachable" in first.log_path.read_text()
+    finally:
+        agent.stop()
+
+
+def _health_or_none(node: NodeProcess) -> dict[str, Any] | None:
+    try:
+        return node.health()
+    except Exception:  # not listening yet, or not 200: keep asking
+        return None
