@@ -43,6 +43,13 @@ RAFT_MIN_TIMEOUT_S = 0.4
 RAFT_MAX_TIMEOUT_S = 0.8
 APPEND_ENTRIES_PERIOD_S = 0.05
 LEADER_FALLBACK_TIMEOUT_S = RAFT_MAX_TIMEOUT_S
+# pysyncobj has no pre-vote: a node that (re)starts and times out before its links
+# are up stands for election with a higher term and deposes a healthy leader. So a
+# starting node waits longer before its first candidacy, until it has heard from a
+# leader or JOIN_WINDOW_S has passed; then the normal timeouts apply.
+RAFT_JOIN_MIN_TIMEOUT_S = 2.0
+RAFT_JOIN_MAX_TIMEOUT_S = 3.0
+JOIN_WINDOW_S = 5.0
 PROPOSE_TIMEOUT_S = 5.0
 
 _FAIL_NAMES = {v: k.lower() for k, v in vars(FAIL_REASON).items() if k.isupper()}
@@ -74,6 +81,8 @@ class RaftConsensus:
             "forming", _persisted_term(self._journal), None, (self._address,), False, {}
         )
         self._missing_since: dict[str, float] = {}
+        self._conf: SyncObjConf | None = None
+        self._joined_by = 0.0
         self._on_status: Callable[[NodeStatus], None] | None = None
         self._state = ReplicatedState()
         self._syncobj: SyncObj | None = None
@@ -95,8 +104,8 @@ class RaftConsensus:
             journalFile=str(self._journal),  # with fullDumpFile: term and
             fullDumpFile=str(data_dir / "raft.dump"),  # vote survive restarts
             dynamicMembershipChange=True,
-            raftMinTimeout=RAFT_MIN_TIMEOUT_S,
-            raftMaxTimeout=RAFT_MAX_TIMEOUT_S,
+            raftMinTimeout=RAFT_JOIN_MIN_TIMEOUT_S,
+            raftMaxTimeout=RAFT_JOIN_MAX_TIMEOUT_S,
             appendEntriesPeriod=APPEND_ENTRIES_PERIOD_S,
             leaderFallbackTimeout=LEADER_FALLBACK_TIMEOUT_S,
         )
@@ -109,6 +118,9 @@ class RaftConsensus:
             version=self._context.version,
             on_node_id=self._learn_node_id,
         )
+        # pysyncobj reads the timeouts from its conf at every draw: _sample lowers them.
+        self._conf = conf
+        self._joined_by = monotonic() + JOIN_WINDOW_S
         created = threading.Event()
         failure: list[BaseException] = []
         self._owner = threading.Thread(
@@ -205,6 +217,11 @@ class RaftConsensus:
         if syncobj is None:
             return
         leader = syncobj._getLeader()
+        conf = self._conf
+        if conf is not None and (leader is not None or monotonic() >= self._joined_by):
+            conf.raftMinTimeout = RAFT_MIN_TIMEOUT_S
+            conf.raftMaxTimeout = RAFT_MAX_TIMEOUT_S
+            self._conf = None
         sample = (
             syncobj._isLeader(),
             leader.id if leader is not None else None,
