@@ -93,7 +93,14 @@ def test_kill9_leader_moves_dns_leader_and_drops_the_dead_node(
         dns_moved_s = time.monotonic() - killed
         survivors = [n for n in nodes if n is not old]
         until(lambda: service_dns(consul, service) == hosts(survivors), 5, "dead node dropped")
-        assert consul.client.agent.checks()[f"service:{old_id}"]["Status"] == "critical"
+        # The liveness TTL usually drops it first; the HTTP check fails on its next run.
+        checks = consul.client.agent.checks
+        assert checks()[f"service:{old_id}:liveness"]["Status"] == "critical"
+        until(
+            lambda: checks()[f"service:{old_id}"]["Status"] == "critical",
+            3,
+            "the dead node's HTTP check critical too",
+        )
         assert dns_moved_s < 5.0
 
 
@@ -254,10 +261,17 @@ def test_unreachable_consul_at_start_keeps_forming_then_forms(tmp_path: Path) ->
         with cluster:
             cluster.start(3, order=[0])
             first = cluster.node(0)
+            # /health/cluster opens just before discovery's first call to the agent, so
+            # the very first answers may precede the first refused connection.
+            until(
+                lambda: (_health_or_none(first) or {}).get("discovery_error"),
+                30,
+                "/health/cluster answers 200 with discovery_error",
+            )
             started = time.monotonic()
             problems: set[str] = set()
             while time.monotonic() - started < 5.0:
-                doc = until(lambda: _health_or_none(first), 5, "/health/cluster answers 200")
+                doc = until(lambda: _health_or_none(first), 3, "/health/cluster answers 200")
                 assert doc["state"] == "forming" and not doc["cluster_ready"], doc
                 assert doc.get("discovery_error"), doc
                 problems.add(doc["discovery_error"])
@@ -273,7 +287,7 @@ def test_unreachable_consul_at_start_keeps_forming_then_forms(tmp_path: Path) ->
             cluster.wait_for_agreement(timeout=60)
             assert peers_reported(cluster, cluster.nodes) == {3}
             until(
-                lambda: "discovery_error" not in first.health(),
+                lambda: _answers_without_discovery_error(first),
                 15,
                 "discovery_error gone from the first node's health",
             )
@@ -287,3 +301,8 @@ def _health_or_none(node: NodeProcess) -> dict[str, Any] | None:
         return node.health()
     except Exception:  # not listening yet, or not 200: keep asking
         return None
+
+
+def _answers_without_discovery_error(node: NodeProcess) -> bool:
+    doc = _health_or_none(node)
+    return doc is not None and "discovery_error" not in doc
