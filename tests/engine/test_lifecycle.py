@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.cli import start_cli
+from tests.services.process import wait_for
 
 
 def _worker_pids(supervisor_pid: int) -> list[int]:
@@ -29,16 +30,6 @@ def _worker_pids(supervisor_pid: int) -> list[int]:
     return sorted(found)
 
 
-def _wait_for(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def test_killed_worker_is_restarted_and_its_counts_kept(http_target, tmp_path) -> None:
     env = {
         "TARGET_URL": http_target.url + "/",
@@ -48,11 +39,17 @@ def test_killed_worker_is_restarted_and_its_counts_kept(http_target, tmp_path) -
         "TEST_DURATION": "5s",
     }
     with start_cli(["--workers", "2"], env, tmp_path=tmp_path) as cli:
-        workers = _wait_for(lambda: len(_worker_pids(cli.pid)) == 2 and _worker_pids(cli.pid))
+        workers = wait_for(
+            lambda: len(_worker_pids(cli.pid)) == 2 and _worker_pids(cli.pid),
+            timeout=20,
+            what="two workers",
+        )
         time.sleep(2.0)  # let the victim count ~1.5 s of requests first
         os.kill(workers[0], signal.SIGKILL)
-        replaced = _wait_for(
-            lambda: workers[0] not in (pids := _worker_pids(cli.pid)) and len(pids) == 2 and pids
+        replaced = wait_for(
+            lambda: workers[0] not in (pids := _worker_pids(cli.pid)) and len(pids) == 2 and pids,
+            timeout=20,
+            what="a replacement worker",
         )
         assert workers[1] in replaced
         proc, results = cli.wait(timeout=30)
@@ -76,7 +73,7 @@ def test_signal_stops_cleanly_with_summary(http_target, tmp_path, sig, group) ->
         "TEST_DURATION": "60s",
     }
     with start_cli(["--workers", "2"], env, tmp_path=tmp_path) as cli:
-        _wait_for(lambda: "event=run_started" in cli.stderr_text())
+        wait_for(lambda: "event=run_started" in cli.stderr_text(), timeout=20, what="run start")
         time.sleep(2.0)
         # SIGINT to the whole group is what a terminal's Ctrl-C does.
         cli.send_signal(sig, group=group)
