@@ -18,7 +18,6 @@ waiting for the anti-entropy period.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
@@ -75,5 +74,11 @@ class Liveness:
         while True:
             self._due.clear()
             await self.pass_once()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), self._period_s)
+            # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
+            # arrives as the event is set (a registration right before stop()), and
+            # this task would then never end. asyncio.wait never does.
+            due = asyncio.ensure_future(self._due.wait())
+            try:
+                await asyncio.wait({due}, timeout=self._period_s)
+            finally:
+                due.cancel()
