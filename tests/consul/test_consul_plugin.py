@@ -346,6 +346,8 @@ def test_anti_entropy_restores_a_deregistered_registration(
             await node.discovery.start()
             node.tell_state("leader", 5)
             await eventually(lambda: catalog_tags(consul, service, "node-ae") == ["leader"], 1.0)
+            # Let the pass that follows every registration land first; the next is 20 s off.
+            await asyncio.sleep(0.5)
             consul.client.agent.service.deregister("node-ae")
             gone = time.monotonic()
             await eventually(
