@@ -192,6 +192,9 @@ def test_tags_follow_hook_transitions_in_order_within_1s(
         try:
             await node.discovery.start()
             seen = CatalogRecorder(consul, service, "node-t").start()
+            # Its thread's first poll must see the starting tag before anything changes
+            # (on a busy machine the thread can start late).
+            await eventually(lambda: seen.sequence() == ["forming"], 2.0, 0.005)
             for state, term in transitions:
                 told = time.monotonic()
                 node.tell_state(state, term)
