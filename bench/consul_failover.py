@@ -47,6 +47,8 @@ import consul as consul_api
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from results_md import replace_section  # noqa: E402  (bench/ is the script's folder)
+
 from tests.cluster.harness import ClusterHarness  # noqa: E402
 from tests.consul.consul_cluster import consul_cluster, service_dns  # noqa: E402
 from tests.consul.plugin_node import PluginNode, node_settings  # noqa: E402
@@ -256,17 +258,6 @@ def label(interval: str) -> str:
     return f"HTTP check {interval}, TTL 1s"
 
 
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = (text.rstrip("\n") + "\n\n" if text else "") + section
-    RESULTS.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transitions", type=int, default=50, help="tag changes to time")
@@ -292,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(tags, results, command)
     print(section)
     if not args.no_write:
-        write_section(section)
+        replace_section(RESULTS, BEGIN, END, section)
     return 0
 
 

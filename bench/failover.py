@@ -39,6 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from results_md import replace_section  # noqa: E402  (bench/ is the script's folder)
+
 from tests.cluster.fault_harness import FaultHarness  # noqa: E402
 from tests.cluster.faults import Faults  # noqa: E402
 from tests.engine.cli import cli_env, cli_path  # noqa: E402
@@ -253,17 +255,6 @@ def render(results: list[SizeResult], args: argparse.Namespace, command: str) ->
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = (text.rstrip("\n") + "\n\n" if text else "") + section
-    RESULTS.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="3,5", help="cluster sizes, comma-separated")
@@ -294,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
     if not args.no_write:
-        write_section(section)
+        replace_section(RESULTS, BEGIN, END, section)
     return 0
 
 

@@ -35,6 +35,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from results_md import replace_section  # bench/ is the script's folder, on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -464,16 +466,6 @@ Commands as run:
 {END}"""
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# HTTP throughput benchmark\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=20, help="seconds per generator")
@@ -536,7 +528,13 @@ def main() -> None:
             nginx.wait(timeout=10)
     args.load_after = Path("/proc/loadavg").read_text().split()[0]
     if set(results) == {"engine1", "engine2", "locust", "wrk"}:
-        write_results(report(results, args))
+        replace_section(
+            RESULTS,
+            BEGIN,
+            END,
+            header="# HTTP throughput benchmark\n\n",
+            section=report(results, args),
+        )
         print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
