@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -50,6 +51,10 @@ LEADER_FALLBACK_TIMEOUT_S = RAFT_MAX_TIMEOUT_S
 RAFT_JOIN_MIN_TIMEOUT_S = 2.0
 RAFT_JOIN_MAX_TIMEOUT_S = 3.0
 JOIN_WINDOW_S = 5.0
+# The tick thread runs at least every 50 ms. A status it has not confirmed for this
+# long (the process was stopped or starved) vouches for nothing: a leader resumed
+# after SIGSTOP must not answer "leader" from before it was frozen.
+STALE_STATUS_S = 1.0
 PROPOSE_TIMEOUT_S = 5.0
 
 _FAIL_NAMES = {v: k.lower() for k, v in vars(FAIL_REASON).items() if k.isupper()}
@@ -83,6 +88,7 @@ class RaftConsensus:
         self._missing_since: dict[str, float] = {}
         self._conf: SyncObjConf | None = None
         self._joined_by = 0.0
+        self._fresh_at = 0.0
         self._on_status: Callable[[NodeStatus], None] | None = None
         self._state = ReplicatedState()
         self._syncobj: SyncObj | None = None
@@ -143,7 +149,10 @@ class RaftConsensus:
         )
 
     def status(self) -> NodeStatus:
-        return self._status
+        status = self._status
+        if status.state != "forming" and monotonic() - self._fresh_at > STALE_STATUS_S:
+            return replace(status, state="forming", leader=None, has_quorum=False)
+        return status
 
     async def update_peers(self, peers: list[Peer]) -> None:
         self._learn_peers(peers)
@@ -229,16 +238,22 @@ class RaftConsensus:
             tuple(sorted({self._address} | {n.id for n in syncobj.otherNodes})),
             syncobj.hasQuorum,
         )
+        now = monotonic()
         if sample != self._last_sample:
             self._last_sample = sample
-            self._loop.call_soon_threadsafe(self._publish, sample)
+            # Fresh only once the loop holds the new status: until then the old
+            # one must not be vouched for.
+            self._loop.call_soon_threadsafe(self._publish, sample, now)
+        else:
+            self._fresh_at = now
 
     # --- event loop ---
 
-    def _publish(self, sample: tuple[Any, ...] | None = None) -> None:
+    def _publish(self, sample: tuple[Any, ...] | None = None, sampled_at: float = 0.0) -> None:
         sample = sample or self._last_sample
         if sample is None:
             return
+        self._fresh_at = max(self._fresh_at, sampled_at)
         is_leader, leader, term, members, has_quorum = sample
         if is_leader:
             state = "leader" if has_quorum else "forming"

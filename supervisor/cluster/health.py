@@ -34,6 +34,9 @@ class ClusterView:
         # Set by the node once discovery exists; its optional problem() explains a
         # node stuck in forming (e.g. its backend is unreachable).
         self.discovery: Any = None
+        # Set once consensus runs: health asks it directly, since only consensus knows
+        # whether its last status is still vouched for (cheap, never blocks).
+        self.consensus: Any = None
 
     @property
     def status(self) -> NodeStatus:
@@ -42,21 +45,23 @@ class ClusterView:
     def update(self, status: NodeStatus) -> None:
         self._status = status
 
-    def leader_id(self) -> str | None:
+    def leader_id(self, status: NodeStatus | None = None) -> str | None:
         """The leader's node id; this node knows its own id even if consensus does not."""
-        if self._status.leader == self._advertise_addr:
+        status = status or self._status
+        if status.leader == self._advertise_addr:
             return self._node_id
-        return self._status.leader_id
+        return status.leader_id
 
     def health(self) -> dict[str, Any]:
-        state = node_state(self._status)
+        status = self.consensus.status() if self.consensus is not None else self._status
+        state = node_state(status)
         ready = state != "forming"
         doc = {
             "state": state,
             "node_id": self._node_id,
-            "leader_id": self.leader_id() if ready else None,
-            "term": self._status.term,
-            "peers": max(len(self._status.members), 1),
+            "leader_id": self.leader_id(status) if ready else None,
+            "term": status.term,
+            "peers": max(len(status.members), 1),
             "cluster_ready": ready,
         }
         problem = getattr(self.discovery, "problem", None)

@@ -157,6 +157,7 @@ class ClusterNode:
             self._peers = await discovery.peers()
             await consensus.start(self._peers, self.on_status)
             self._consensus = consensus
+            self.view.consensus = consensus
         except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
             raise NodeStartError(f"cannot start: {exc!r}", EXIT_CANNOT_RUN) from exc
         self._started = True

@@ -288,7 +288,7 @@ def test_no_leader_change_under_full_load(
     assert slow == [], f"health polls not answered within 2 s: {slow[:5]}"
     assert {o.node_id for o in answered} == {node.node_id for node in cluster.nodes}
     assert len(answered) >= 3 * LOAD_S * 5  # ~10 polls/s/node; proves polling kept up
-    assert busy >= 0.9, f"the machine was only {busy:.0%} busy: the load did not saturate it"
+    assert busy >= 0.85, f"the machine was only {busy:.0%} busy: the load did not saturate it"
     for process in loads:
         results = json.loads((process.log_path.parent / "results.json").read_text())
         assert _total_requests(results) > 10_000, results
