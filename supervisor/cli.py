@@ -1,8 +1,8 @@
 """The ``loadtest-supervisor`` command: parse arguments, load settings, run.
 
-Exit codes: 0 the test passed; 1 a threshold or an assertion failed; 2 bad
-usage or configuration; 3 the test could not run; 130 stopped by Ctrl-C or
-SIGTERM (the summary is still printed).
+Exit codes: 0 the test passed; 1 a threshold or an assertion failed, or no
+request succeeded; 2 bad usage or configuration; 3 the test could not run; 130
+stopped by Ctrl-C or SIGTERM (the summary is still printed).
 """
 
 from __future__ import annotations

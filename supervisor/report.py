@@ -216,4 +216,6 @@ def print_summary(console: Console, results: dict[str, Any]) -> None:
     if results.get("thresholds"):
         console.print(_thresholds_table(results["thresholds"]))
     if "passed" in results:
+        for reason in results.get("failures", []):
+            console.print(f"  [red]failed:[/] {reason}")
         console.print("[bold green]PASSED[/]" if results["passed"] else "[bold red]FAILED[/]")

@@ -125,8 +125,26 @@ def _results(plan: Any, outcome: RunOutcome) -> dict[str, Any]:
     results["thresholds"] = [
         {"threshold": c.threshold.text, "actual": c.actual, "passed": c.passed} for c in checked
     ]
-    results["passed"] = all(c.passed for c in checked) and results["errors"]["assertion"] == 0
+    results["failures"] = _failure_reasons(results, checked)
+    results["passed"] = not results["failures"]
     return results
+
+
+def _failure_reasons(results: dict[str, Any], checked: list[Any]) -> list[str]:
+    reasons = [
+        f"threshold {c.threshold.text} not met (actual {c.actual:,.3f})"
+        for c in checked
+        if not c.passed
+    ]
+    if results["errors"]["assertion"]:
+        reasons.append(f"{results['errors']['assertion']:,} requests failed an assertion")
+    # A run where nothing succeeded measured only the failure (a target that is down,
+    # a wrong port, a certificate it refused): CI must not read that as a pass.
+    if results["requests_total"] == 0:
+        reasons.append("no request was sent")
+    elif results["errors_total"] == results["requests_total"]:
+        reasons.append("no request succeeded")
+    return reasons
 
 
 def _exit_code(results: dict[str, Any], outcome: RunOutcome) -> int:

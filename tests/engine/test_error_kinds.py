@@ -27,9 +27,13 @@ def _errors(url: str, tmp_path, **env: str) -> dict:
         },
         tmp_path=tmp_path,
     )
-    assert proc.returncode == 0, proc.stderr  # errors alone fail no threshold
     assert results["requests_total"] > 0
     assert results["errors_total"] == results["requests_total"]
+    # No threshold is set, but a run in which nothing succeeded must never pass.
+    assert proc.returncode == 1, proc.stderr
+    assert results["passed"] is False
+    assert results["failures"] == ["no request succeeded"]
+    assert "failed: no request succeeded" in proc.stdout
     return results
 
 

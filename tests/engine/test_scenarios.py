@@ -123,3 +123,20 @@ def test_thresholds_decide_the_exit_code(http_target, tmp_path) -> None:
     assert [t["passed"] for t in results["thresholds"]] == [False, True]
     assert results["thresholds"][0]["actual"] >= 50
     assert "FAIL" in proc.stdout
+
+
+def test_http_errors_alone_fail_no_run_but_errors_only_does(http_target, tmp_path) -> None:
+    ok = {"name": "ok", "steps": [{"path": "/"}]}
+    broken = {"name": "broken", "steps": [{"path": "/status/503"}]}
+    mixed = _config(tmp_path, _plan(http_target.url, [ok, broken]))
+    proc, results = run_cli(["--config", mixed, "--workers", "1"], {}, tmp_path=tmp_path)
+    assert results["errors"]["http_5xx"] > 0 and results["status_codes"]["200"] > 0
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["passed"] is True and results["failures"] == []
+
+    only_broken = _config(tmp_path, _plan(http_target.url, [broken], ["rps > 1000000"]))
+    proc, results = run_cli(["--config", only_broken, "--workers", "1"], {}, tmp_path=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert results["failures"][-1] == "no request succeeded"
+    assert results["failures"][0].startswith("threshold rps > 1000000 not met (actual ")
+    assert "failed: no request succeeded" in proc.stdout
