@@ -111,6 +111,13 @@ def _ms(value: float) -> str:
     return f"{value:,.3f} ms"
 
 
+def _latency_cell(latency_ms: dict[str, float], key: str) -> str:
+    # Connect, TLS and closed failures record no latency; a run of nothing else has an
+    # empty histogram, whose zeros must not read as "0 ms fast". Any recorded request
+    # took at least 1 µs, so max == 0 means no sample.
+    return "–" if latency_ms["max"] == 0 else _ms(latency_ms[key])
+
+
 def _pct(fraction: float) -> str:
     return f"{fraction * 100:.2f}%"
 
@@ -160,7 +167,7 @@ def _latency_table(results: dict[str, Any]) -> Table:
     table = Table(title="Latency", title_justify="left")
     for label, _ in columns:
         table.add_column(label, justify="right")
-    table.add_row(*(_ms(results["latency_ms"][key]) for _, key in columns))
+    table.add_row(*(_latency_cell(results["latency_ms"], key) for _, key in columns))
     return table
 
 
@@ -175,8 +182,8 @@ def _steps_table(steps: dict[str, Any]) -> Table:
             f"{step['requests_total']:,}",
             f"{step['rps']:,.2f}",
             f"{step['errors_total']:,} ({_pct(step['error_rate'])})",
-            _ms(step["latency_ms"]["p50"]),
-            _ms(step["latency_ms"]["p99"]),
+            _latency_cell(step["latency_ms"], "p50"),
+            _latency_cell(step["latency_ms"], "p99"),
         )
     return table
 

@@ -213,6 +213,23 @@ def test_empty_run_and_zero_duration_give_zeros():
     assert "no errors" in summary_text(r)
 
 
+def test_latency_of_requests_that_never_got_an_answer_shows_as_no_data():
+    refused = Stats()
+    for _ in range(5):
+        refused.record(0, -1, "connect")
+    totals = RunTotals()
+    totals.update(message(0, 0, refused, steps={"s / get": refused}))
+    results = results_of(totals)
+
+    text = summary_text(results)
+
+    assert results["errors"]["connect"] == 5
+    assert "0.000 ms" not in text
+    latency_rows = text.split("Latency", 1)[1].splitlines()
+    assert latency_rows[4].count("–") == 7, text
+    assert [line for line in text.splitlines() if "s / get" in line][0].count("–") == 2
+
+
 def test_write_results_json_replaces_atomically(tmp_path):
     path = tmp_path / "results.json"
     path.write_text("old")
