@@ -16,6 +16,7 @@ import asyncio
 import functools
 import json
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +26,7 @@ from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 from pysyncobj.journal import MetaStorer
+from pysyncobj.monotonic import monotonic as syncobj_clock
 
 from plugins.raft.replicated_state import ReplicatedState, validate_command
 from plugins.raft.transport import GrpcTransport, RaftLinkServicer
@@ -231,6 +233,7 @@ class RaftConsensus:
             conf.raftMinTimeout = RAFT_MIN_TIMEOUT_S
             conf.raftMaxTimeout = RAFT_MAX_TIMEOUT_S
             self._conf = None
+            _cap_election_deadline(syncobj)
         sample = (
             syncobj._isLeader(),
             leader.id if leader is not None else None,
@@ -371,3 +374,20 @@ def _persisted_term(journal: Path) -> int:
     if not meta_path.exists():
         return 0
     return int(MetaStorer(str(meta_path)).getMeta().get("currentTerm", 0))
+
+
+# pysyncobj 0.3.17 (pinned) keeps the pending election deadline in a private attribute.
+_ELECTION_DEADLINE = "_SyncObj__raftElectionDeadline"
+
+
+def _cap_election_deadline(syncobj: SyncObj) -> None:
+    """Bring a deadline drawn from the start-up timeouts within the normal ones.
+
+    The leader message that ends the start-up window also set the deadline, 2-3 s
+    out; until the next heartbeat replaces it, a leader dying then would cost 2-3 s.
+    Runs on the tick thread, the only one that touches the deadline.
+    """
+    pending = getattr(syncobj, _ELECTION_DEADLINE)
+    # Its clock, not ours: pysyncobj reads CLOCK_MONOTONIC_RAW.
+    normal = syncobj_clock() + random.uniform(RAFT_MIN_TIMEOUT_S, RAFT_MAX_TIMEOUT_S)
+    setattr(syncobj, _ELECTION_DEADLINE, min(pending, normal))

@@ -184,3 +184,25 @@ def test_elect_commit_failover_rejoin(cluster: list[Node]) -> None:
         f"failover after kill -9: {failover:.2f}s (term {term} -> {new_term})"
     )
     assert os.path.isfile(leader.data_dir / leader.node_id / "raft.journal")
+
+
+def test_a_leader_killed_right_after_its_election_is_replaced_at_normal_speed(
+    cluster: list[Node],
+) -> None:
+    """A starting node waits 2-3 s before its first candidacy (so a restart does not
+    depose a healthy leader), and drops to 0.4-0.8 s once it hears from a leader. The
+    election deadline drawn from the first leader message must drop with it: killed
+    at once, the first leader of a new cluster is replaced as fast as any other."""
+    first = wait_for(
+        lambda: next((n for n in cluster if n.status["state"] == "leader"), None),
+        10,
+        "a first leader",
+    )
+    first.kill()
+    killed_at = time.monotonic()
+    survivors = [n for n in cluster if n is not first]
+    wait_for(lambda: agreed_leader(survivors), 10, "a new leader")
+    failover = time.monotonic() - killed_at
+    # 0.8 s (the longest normal timeout) plus a vote round and scheduling; a survivor
+    # still on its 2-3 s start-up deadline takes 2 s at least.
+    assert failover < 1.6, f"failover took {failover:.2f}s: a start-up deadline survived"
