@@ -4,10 +4,11 @@ it ever changes leader when nothing fails.
 For each cluster size (3 and 5 nodes by default), on this machine's loopback:
   1. N real ``loadtest-supervisor`` nodes (tests/cluster/fault_harness.py: node i on
      127.0.0.(11+i), same ports), every node's /health/cluster polled every 20 ms.
-  2. Next to each node a standalone ``loadtest-supervisor`` load run (Concurrent, 2
-     workers, 32 tasks) against one local nginx, for the whole benchmark: the node
-     runtime does not generate load in cluster mode yet, so this is how each node's
-     host is saturated as during a run.
+  2. Every node runs a load in its own workers (Concurrent, 2 workers, 32 tasks) against
+     one local nginx, from its start to the end of the benchmark: each node is
+     ``tests.cluster.loaded_node``, the node runtime and the engine's run in one process
+     (the plan comes from the node's environment: cluster-wide runs do not exist yet).
+     A killed node's load dies with it and restarts with it, as on a real host.
   3. ``--kills`` times: kill -9 the leader's process group, measure the time from the
      kill until every survivor's latest answer names the same new leader (and that one
      says it leads); then restart the killed node (same id and data dir) so the size
@@ -43,9 +44,12 @@ from results_md import replace_section  # noqa: E402  (bench/ is the script's fo
 
 from tests.cluster.fault_harness import FaultHarness  # noqa: E402
 from tests.cluster.faults import Faults  # noqa: E402
-from tests.engine.cli import cli_env, cli_path  # noqa: E402
+from tests.cluster.loaded_node import (  # noqa: E402
+    load_results,
+    loaded_node_command,
+    loaded_node_env,
+)
 from tests.services import Nginx  # noqa: E402
-from tests.services.process import ManagedProcess  # noqa: E402
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- BEGIN failover -->", "<!-- END failover -->"
@@ -90,21 +94,6 @@ def busy_since(before: tuple[int, int]) -> float:
     return (after[0] - before[0]) / max(after[1] - before[1], 1)
 
 
-def start_load(workdir: Path, url: str, seconds: int, workers: int, tasks: int) -> ManagedProcess:
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = cli_env(
-        {
-            "TARGET_URL": f"{url}/",
-            "LOAD_MODEL_TYPE": "Concurrent",
-            "NUM_CONCURRENT_TASKS": str(tasks),
-            "TEST_DURATION": f"{seconds}s",
-        }
-    )
-    env = {k: v for k, v in env.items() if not k.startswith("CLUSTER_")}
-    argv = [str(cli_path()), "--workers", str(workers), "--out", str(workdir / "results.json")]
-    return ManagedProcess("load", argv, log_path=workdir / "load.log", env=env).start()
-
-
 def leader_changes(cluster: FaultHarness, since: float, until: float) -> tuple[int, int]:
     """(distinct leaders - 1, distinct terms - 1) named by ready answers in the window."""
     seen = [o for o in cluster.observations(since, until) if o.answered and o.cluster_ready]
@@ -120,71 +109,68 @@ def leader_changes(cluster: FaultHarness, since: float, until: float) -> tuple[i
 
 def run_size(n: int, args: argparse.Namespace, workdir: Path, nginx_url: str) -> SizeResult:
     result = SizeResult(nodes=n)
-    # The loads must outlast the kills (~5 s each) and the soak; they are stopped after.
-    load_s = int(args.kills * 10 + args.soak_minutes * 60 + 120)
+    # The loads must outlast the kills (~5 s each) and the soak; they stop with the nodes.
+    load_s = args.kills * 10 + args.soak_minutes * 60 + 120
+    env = {"CLUSTER_SECRET": SECRET, **loaded_node_env(f"{nginx_url}/", load_s, args.tasks)}
     with (
         Faults() as faults,
         FaultHarness(
-            workdir / f"cluster-{n}", faults, env={"CLUSTER_SECRET": SECRET}, poll_interval=0.02
+            workdir / f"cluster-{n}",
+            faults,
+            env=env,
+            poll_interval=0.02,
+            command=loaded_node_command(args.workers),
         ) as cluster,
     ):
         cluster.start(n, delay=0.2)
         cluster.wait_agreed(timeout=AGREE_TIMEOUT_S)
-        loads = [
-            start_load(workdir / f"load-{n}-{i}", nginx_url, load_s, args.workers, args.tasks)
-            for i in range(n)
-        ]
-        try:
-            time.sleep(3)  # the loads' workers are up and saturating before anything is timed
-            cpu = cpu_times()
-            for k in range(args.kills):
-                leader, _, _ = cluster.wait_agreed(timeout=AGREE_TIMEOUT_S)
-                victim = cluster.node_by_id(leader)
-                killed_at = cluster.kill9(victim)
-                survivors = [node for node in cluster.nodes if node is not victim]
-                try:
-                    new_leader, _, agreed_at = cluster.wait_agreed(
-                        timeout=AGREE_TIMEOUT_S, nodes=survivors, since=killed_at, not_leader=leader
-                    )
-                except AssertionError:
-                    agreed_at = time.monotonic()
-                    result.failed_kills += 1
-                    print(f"  n={n} kill {k + 1}: no agreement within {AGREE_TIMEOUT_S:.0f}s")
-                else:
-                    result.failover_s.append(agreed_at - killed_at)
-                    print(
-                        f"  n={n} kill {k + 1}/{args.kills}: {leader} -> {new_leader} "
-                        f"in {agreed_at - killed_at:.3f}s",
-                        flush=True,
-                    )
-                restarted_at = cluster.restart(victim)
-                cluster.wait_agreed(timeout=AGREE_TIMEOUT_S, since=restarted_at)
-                time.sleep(SETTLE_S)
-                # From the new leader's agreement through the rejoin: any further change
-                # was caused by the restarted node coming back.
-                changes, _ = leader_changes(cluster, agreed_at, time.monotonic())
-                result.rejoin_changes += changes
-            result.cpu_busy_kills = busy_since(cpu)
+        time.sleep(3)  # every node's workers are up and saturating before anything is timed
+        cpu = cpu_times()
+        for k in range(args.kills):
+            leader, _, _ = cluster.wait_agreed(timeout=AGREE_TIMEOUT_S)
+            victim = cluster.node_by_id(leader)
+            killed_at = cluster.kill9(victim)
+            survivors = [node for node in cluster.nodes if node is not victim]
+            try:
+                new_leader, _, agreed_at = cluster.wait_agreed(
+                    timeout=AGREE_TIMEOUT_S, nodes=survivors, since=killed_at, not_leader=leader
+                )
+            except AssertionError:
+                agreed_at = time.monotonic()
+                result.failed_kills += 1
+                print(f"  n={n} kill {k + 1}: no agreement within {AGREE_TIMEOUT_S:.0f}s")
+            else:
+                result.failover_s.append(agreed_at - killed_at)
+                print(
+                    f"  n={n} kill {k + 1}/{args.kills}: {leader} -> {new_leader} "
+                    f"in {agreed_at - killed_at:.3f}s",
+                    flush=True,
+                )
+            restarted_at = cluster.restart(victim)
+            cluster.wait_agreed(timeout=AGREE_TIMEOUT_S, since=restarted_at)
+            time.sleep(SETTLE_S)
+            # From the new leader's agreement through the rejoin: any further change
+            # was caused by the restarted node coming back.
+            changes, _ = leader_changes(cluster, agreed_at, time.monotonic())
+            result.rejoin_changes += changes
+        result.cpu_busy_kills = busy_since(cpu)
 
-            cluster.wait_agreed(timeout=AGREE_TIMEOUT_S)
-            cpu = cpu_times()
-            began = cluster.event("soak began")
-            time.sleep(args.soak_minutes * 60)
-            ended = cluster.event("soak ended")
-            result.cpu_busy_soak = busy_since(cpu)
-            result.soak_s = ended - began
-            result.soak_leader_changes, result.soak_term_changes = leader_changes(
-                cluster, began, ended
-            )
-            window = cluster.observations(began, ended)
-            result.soak_polls = len(window)
-            result.soak_health_unanswered = sum(1 for o in window if not o.answered)
-            result.soak_health_max_s = max((o.latency for o in window), default=0.0)
-            result.load_runs_alive = all(load.running() for load in loads)
-            cluster.assert_one_leader_per_term()
-        finally:
-            for load in loads:
-                load.stop()
+        cluster.wait_agreed(timeout=AGREE_TIMEOUT_S)
+        cpu = cpu_times()
+        began = cluster.event("soak began")
+        time.sleep(args.soak_minutes * 60)
+        ended = cluster.event("soak ended")
+        result.cpu_busy_soak = busy_since(cpu)
+        result.soak_s = ended - began
+        result.soak_leader_changes, result.soak_term_changes = leader_changes(cluster, began, ended)
+        window = cluster.observations(began, ended)
+        result.soak_polls = len(window)
+        result.soak_health_unanswered = sum(1 for o in window if not o.answered)
+        result.soak_health_max_s = max((o.latency for o in window), default=0.0)
+        result.load_runs_alive = all(
+            node.running() and load_results(node.data_dir) is None for node in cluster.nodes
+        )
+        cluster.assert_one_leader_per_term()
     return result
 
 
@@ -201,11 +187,13 @@ def render(results: list[SizeResult], args: argparse.Namespace, command: str) ->
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {cpu}, "
         f"Linux {platform.release()}",
         f"- Command: `{command}`",
-        f"- Every node's host saturated as during a run: next to each node a standalone "
-        f"`loadtest-supervisor --workers {args.workers}` (Concurrent, {args.tasks} tasks) "
-        "against one local nginx, for the whole benchmark (the node runtime does not "
-        "generate load in cluster mode yet). All nodes and loads share this machine's "
-        "cores, so contention is N times a real host's.",
+        f"- Every node saturated as during a run: each node runs a load in its own "
+        f"{args.workers} workers (Concurrent, {args.tasks} tasks) against one local nginx "
+        "for the whole benchmark, its process merging their snapshots next to the Raft "
+        "thread (`tests/cluster/loaded_node.py`; the plan comes from the node's "
+        "environment, as cluster-wide runs do not exist yet). A killed node's load dies "
+        "with it and restarts with it. All nodes share this machine's cores, so "
+        "contention is N times a real host's.",
         "- Failover time: from `kill -9` of the leader's process group until every "
         "survivor's latest /health/cluster answer names the same new leader (polled every "
         "20 ms per node, so times include up to ~20 ms of polling and the pollers' own "
@@ -260,13 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", default="3,5", help="cluster sizes, comma-separated")
     parser.add_argument("--kills", type=int, default=20, help="leader kills per size")
     parser.add_argument("--soak-minutes", type=float, default=10.0, help="fault-free full load")
-    parser.add_argument("--workers", type=int, default=2, help="load workers next to each node")
-    parser.add_argument("--tasks", type=int, default=32, help="concurrent tasks per load run")
+    parser.add_argument("--workers", type=int, default=2, help="load workers of each node")
+    parser.add_argument("--tasks", type=int, default=32, help="concurrent tasks per node")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args(argv)
     # Stopped by SIGTERM or SIGINT (even when started in the background, where SIGINT is
-    # ignored), unwind normally so every node, load run and nginx is stopped.
+    # ignored), unwind normally so every node (with its workers) and nginx is stopped.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     command = " ".join([".venv/bin/python bench/failover.py", *(argv or sys.argv[1:])])

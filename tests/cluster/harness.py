@@ -69,7 +69,13 @@ class NodeProcess:
     """One node: a ``loadtest-supervisor`` process with CLUSTER_ENABLED=true."""
 
     def __init__(
-        self, index: int, env: Mapping[str, str], workdir: Path, grpc_port: int, health_port: int
+        self,
+        index: int,
+        env: Mapping[str, str],
+        workdir: Path,
+        grpc_port: int,
+        health_port: int,
+        command: Sequence[str] | None = None,
     ) -> None:
         self.index = index
         self.host = node_host(index)
@@ -86,7 +92,7 @@ class NodeProcess:
         }
         self.process = ManagedProcess(
             self.node_id,
-            [cli_path()],
+            list(command or [cli_path()]),
             log_path=workdir / self.node_id / "node.log",
             env=self.env,
             cwd=workdir,
@@ -144,8 +150,11 @@ class ClusterHarness:
         env: Mapping[str, str] | None = None,
         grpc_port: int | None = None,
         health_port: int | None = None,
+        command: Sequence[str] | None = None,
     ) -> None:
+        """``command`` runs each node (default: the ``loadtest-supervisor`` CLI)."""
         self.workdir = workdir
+        self.command = command
         self.env = dict(env or {})
         self.grpc_port = grpc_port
         self.health_port = health_port
@@ -180,7 +189,8 @@ class ClusterHarness:
             **self.env,
         }
         self.nodes = [
-            NodeProcess(i, env, self.workdir, self.grpc_port, self.health_port) for i in range(n)
+            NodeProcess(i, env, self.workdir, self.grpc_port, self.health_port, self.command)
+            for i in range(n)
         ]
         for position, index in enumerate(order if order is not None else range(n)):
             if position and delay:

@@ -7,7 +7,6 @@ the whole test, and always that no term ever had two leaders.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -19,9 +18,9 @@ import pytest
 from tests.cluster.fault_harness import FaultHarness, Observation
 from tests.cluster.faults import Faults
 from tests.cluster.faults import faults_fixture as faults_fixture  # noqa: F401  (fixture)
-from tests.engine.cli import cli_env, cli_path
+from tests.cluster.harness import NodeProcess
+from tests.cluster.loaded_node import load_results, loaded_node_command, loaded_node_env
 from tests.services import Nginx
-from tests.services.process import ManagedProcess
 
 SECRET = "fault-scenarios-secret"
 FORM_S = 20.0  # nodes start in ~1 s each; elections take < 1 s once quorum is reachable
@@ -38,7 +37,8 @@ def fault_cluster(tmp_path: Path, faults: Faults) -> Iterator[Callable[..., Faul
     def make(**kwargs: Any) -> FaultHarness:
         workdir = tmp_path / f"cluster-{len(made)}"
         workdir.mkdir()
-        harness = FaultHarness(workdir, faults, env={"CLUSTER_SECRET": SECRET}, **kwargs)
+        env = {"CLUSTER_SECRET": SECRET, **kwargs.pop("env", {})}
+        harness = FaultHarness(workdir, faults, env=env, **kwargs)
         made.append(harness)
         return harness
 
@@ -244,38 +244,38 @@ def _term_drops(cluster: FaultHarness, node_id: str) -> list[tuple[float, int, i
 
 
 LOAD_S = 120
+LOAD_WORKERS = 2
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(LOAD_S + 120)
+@pytest.mark.timeout(LOAD_S + 180)
 def test_no_leader_change_under_full_load(
     fault_cluster: Callable[..., FaultHarness], tmp_path: Path
 ) -> None:
-    """Simulates three loaded hosts: next to each of 3 cluster nodes runs one standalone
-    ``loadtest-supervisor`` (Concurrent model, 2 workers, 32 tasks, 120 s, against one
-    local nginx), because the node runtime does not yet generate load in cluster mode.
-    All of them share this machine's cores, so every node's supervisor competes with 2
-    busy load workers, as on a saturated host (here with 3x the contention). For the
-    120 s of load: zero leader changes, zero term changes, and every /health/cluster
-    poll answered within 2 s."""
+    """Three nodes, each running a CPU-saturating load in its own 2 workers (Concurrent
+    model, 32 tasks, against one local nginx) from its start, so the cluster forms and
+    then lives under load. Each node is ``tests.cluster.loaded_node``: the product's node
+    runtime and the engine's run in one process, the process reading its workers' pipes
+    and merging their snapshots next to the Raft thread, as in a cluster run (the plan
+    comes from the node's environment because cluster-wide runs do not exist yet). The
+    three nodes share this machine's cores, so each one's supervisor competes with 6 busy
+    workers, 3x a saturated host's contention. For 120 s of load after the cluster
+    agreed: zero leader changes, zero term changes, and every /health/cluster poll
+    answered within 2 s."""
     with Nginx(tmp_path / "nginx") as nginx:
-        cluster = fault_cluster()
+        cluster = fault_cluster(
+            command=loaded_node_command(workers=2),
+            # Forming under load comes first; the load must outlast the window.
+            env=loaded_node_env(f"{nginx.url}/", seconds=LOAD_S + FORM_S + 10, tasks=32),
+        )
         cluster.start(3, delay=0.2)
         leader, term, _ = cluster.wait_agreed(timeout=FORM_S)
-        loads = [
-            _start_load(tmp_path / f"load-{node.node_id}", nginx.url) for node in cluster.nodes
-        ]
-        try:
-            cpu_before = _cpu_times()
-            began = cluster.event("load started")
-            time.sleep(LOAD_S)
-            ended = cluster.event("load ended")
-            busy = _busy_fraction(cpu_before, _cpu_times())
-            for process in loads:
-                assert process.wait(timeout=60) == 0, process.log_tail()
-        finally:
-            for process in loads:
-                process.stop()
+        cpu_before = _cpu_times()
+        began = cluster.event("load window begins")
+        time.sleep(LOAD_S)
+        ended = cluster.event("load window ends")
+        busy = _busy_fraction(cpu_before, _cpu_times())
+        results = [_wait_results(node, timeout=FORM_S + 60) for node in cluster.nodes]
 
     window = cluster.observations(since=began, until=ended)
     answered = [o for o in window if o.answered]
@@ -289,25 +289,20 @@ def test_no_leader_change_under_full_load(
     assert {o.node_id for o in answered} == {node.node_id for node in cluster.nodes}
     assert len(answered) >= 3 * LOAD_S * 5  # ~10 polls/s/node; proves polling kept up
     assert busy >= 0.85, f"the machine was only {busy:.0%} busy: the load did not saturate it"
-    for process in loads:
-        results = json.loads((process.log_path.parent / "results.json").read_text())
-        assert _total_requests(results) > 10_000, results
+    for node, result in zip(cluster.nodes, results, strict=True):
+        assert result["duration_s"] >= LOAD_S, (node.node_id, result)
+        assert _total_requests(result) > 10_000, (node.node_id, result)
     cluster.assert_one_leader_per_term()
 
 
-def _start_load(workdir: Path, url: str) -> ManagedProcess:
-    workdir.mkdir(parents=True)
-    env = cli_env(
-        {
-            "TARGET_URL": f"{url}/",
-            "LOAD_MODEL_TYPE": "Concurrent",
-            "NUM_CONCURRENT_TASKS": "32",
-            "TEST_DURATION": f"{LOAD_S}s",
-        }
-    )
-    env = {k: v for k, v in env.items() if not k.startswith("CLUSTER_")}
-    argv = [str(cli_path()), "--workers", "2", "--out", str(workdir / "results.json")]
-    return ManagedProcess("load", argv, log_path=workdir / "load.log", env=env).start()
+def _wait_results(node: NodeProcess, timeout: float) -> dict[str, Any]:
+    """The node's load results, once its run has ended (the node itself keeps running)."""
+    deadline = time.monotonic() + timeout
+    while (results := load_results(node.data_dir)) is None:
+        assert node.running(), node.log_tail()
+        assert time.monotonic() < deadline, f"{node.node_id} wrote no results\n{node.log_tail()}"
+        time.sleep(0.5)
+    return results
 
 
 def _cpu_times() -> tuple[int, int]:
