@@ -97,7 +97,7 @@ async def _run(settings: Any, out_path: str | None) -> int:
     progress.update(outcome.duration_s, outcome.totals.total())
     progress.stop()
 
-    results = _results(plan, outcome)
+    results = run_results(plan, outcome)
     node.set_results(results)
     print_summary(console, results)
     code = _exit_code(results, outcome)
@@ -112,7 +112,8 @@ async def _run(settings: Any, out_path: str | None) -> int:
     return code
 
 
-def _results(plan: Any, outcome: RunOutcome) -> dict[str, Any]:
+def run_results(plan: Any, outcome: RunOutcome) -> dict[str, Any]:
+    """The results document of a finished run: totals, thresholds checked, pass/fail."""
     results = build_results(
         outcome.totals,
         outcome.duration_s,

@@ -29,8 +29,9 @@ from typing import Any
 from supervisor.cluster.node import run_cluster_node
 from supervisor.engine.runner import LoadRun
 from supervisor.event_loop import run_loop
-from supervisor.report import build_results, write_results_json
+from supervisor.report import write_results_json
 from supervisor.settings import ConfigError, Settings, load_settings
+from supervisor.standalone import run_results
 
 RESULTS_FILE = "load-results.json"
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,14 +65,7 @@ async def _serve_and_load(settings: Settings) -> int:
     assert plan is not None
     node = asyncio.ensure_future(run_cluster_node(settings))
     outcome = await LoadRun(plan, plan.load.workers).run(asyncio.Event())
-    results = build_results(
-        outcome.totals,
-        outcome.duration_s,
-        target=plan.target.url,
-        load_model=plan.load.model,
-        worker_restarts=outcome.worker_restarts,
-        interrupted=outcome.interrupted,
-    )
+    results = run_results(plan, outcome)
     write_results_json(str(Path(settings.node.data_dir) / RESULTS_FILE), results)
     return await node
 

@@ -264,7 +264,7 @@ def test_no_leader_change_under_full_load(
     answered within 2 s."""
     with Nginx(tmp_path / "nginx") as nginx:
         cluster = fault_cluster(
-            command=loaded_node_command(workers=2),
+            command=loaded_node_command(workers=LOAD_WORKERS),
             # Forming under load comes first; the load must outlast the window.
             env=loaded_node_env(f"{nginx.url}/", seconds=LOAD_S + FORM_S + 10, tasks=32),
         )
