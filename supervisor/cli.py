@@ -11,8 +11,8 @@ import argparse
 import os
 import sys
 
-from supervisor import __version__
-from supervisor.settings import ConfigError, load_settings, render_effective_config
+from loadtest_supervisor import __version__
+from loadtest_supervisor.settings import ConfigError, load_settings, render_effective_config
 
 EXIT_CONFIG = 2
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
 def run(args: argparse.Namespace) -> int:
     demo = None
     if args.demo_target:
-        from supervisor.demo_process import DemoTarget
+        from loadtest_supervisor.demo_process import DemoTarget
 
         demo = DemoTarget.start()
     try:
@@ -83,12 +83,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"loadtest-supervisor: warning: {warning}", file=sys.stderr)
         if settings.node.enabled:
             # Imported here so that standalone runs never import a cluster module.
-            from supervisor.cluster.node import run_cluster_node
-            from supervisor.event_loop import run_loop
+            from loadtest_supervisor.cluster.node import run_cluster_node
+            from loadtest_supervisor.event_loop import run_loop
 
             return run_loop(run_cluster_node(settings, log_level=args.log_level))
         # Imported here so that --help and config errors stay fast.
-        from supervisor.standalone import run_standalone
+        from loadtest_supervisor.standalone import run_standalone
 
         return run_standalone(settings, out_path=args.out, log_level=args.log_level)
     finally:

@@ -11,18 +11,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
-
-from supervisor.config_errors import MASK, is_secret_name, mask_url
-from supervisor.config_types import (
+from loadtest_supervisor.config_errors import MASK, is_secret_name, mask_url
+from loadtest_supervisor.config_types import (
     Bool,
     Conflict,
     Duration,
@@ -61,7 +51,16 @@ from supervisor.config_types import (
     non_empty_list,
     optional_mapping,
 )
-from supervisor.durations import format_duration
+from loadtest_supervisor.durations import format_duration
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 
 class _Model(BaseModel):

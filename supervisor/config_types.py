@@ -19,10 +19,9 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from jsonpath_ng import parse as parse_jsonpath
+from loadtest_supervisor.durations import duration_seconds, format_duration
+from loadtest_supervisor.thresholds import Threshold, threshold_problem
 from pydantic import BeforeValidator, PlainSerializer, SecretStr
-
-from supervisor.durations import duration_seconds, format_duration
-from supervisor.thresholds import Threshold, threshold_problem
 
 
 class Missing(ValueError):

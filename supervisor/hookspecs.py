@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from supervisor.cluster.contracts import Consensus, Discovery, NodeContext, NodeStatus
+    from loadtest_supervisor.cluster.contracts import Consensus, Discovery, NodeContext, NodeStatus
 
 PROJECT = "loadtest_supervisor"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -16,9 +16,8 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
-
-from supervisor import hookspecs
-from supervisor.logs import log_event
+from loadtest_supervisor import hookspecs
+from loadtest_supervisor.logs import log_event
 
 log = logging.getLogger("loadtest.hooks")
 

@@ -23,15 +23,13 @@ from difflib import get_close_matches
 from typing import Any, NamedTuple
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from supervisor.config_errors import (
+from loadtest_supervisor.config_errors import (
     ConfigError,
     is_secret_name,
     mask_tree,
     show_value,
 )
-from supervisor.config_models import (
+from loadtest_supervisor.config_models import (
     Assertions,
     Extraction,
     LoadSettings,
@@ -43,9 +41,10 @@ from supervisor.config_models import (
     TestPlan,
     TLSSettings,
 )
-from supervisor.config_types import PLACEHOLDER, VAR_NAME, Conflict, Missing, parse_bool
-from supervisor.durations import parse_duration
-from supervisor.thresholds import Threshold
+from loadtest_supervisor.config_types import PLACEHOLDER, VAR_NAME, Conflict, Missing, parse_bool
+from loadtest_supervisor.durations import parse_duration
+from loadtest_supervisor.thresholds import Threshold
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 __all__ = [
     "Assertions",

@@ -13,16 +13,15 @@ import os
 import signal
 from typing import Any
 
+from loadtest_supervisor.engine.runner import LoadRun, RunOutcome
+from loadtest_supervisor.engine.scenario import SetupError
+from loadtest_supervisor.event_loop import run_loop
+from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
+from loadtest_supervisor.logs import bind_context, configure_logging, log_event
+from loadtest_supervisor.progress import ProgressLine
+from loadtest_supervisor.report import build_results, print_summary, write_results_json
+from loadtest_supervisor.thresholds import evaluate_thresholds
 from rich.console import Console
-
-from supervisor.engine.runner import LoadRun, RunOutcome
-from supervisor.engine.scenario import SetupError
-from supervisor.event_loop import run_loop
-from supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
-from supervisor.logs import bind_context, configure_logging, log_event
-from supervisor.progress import ProgressLine
-from supervisor.report import build_results, print_summary, write_results_json
-from supervisor.thresholds import evaluate_thresholds
 
 log = logging.getLogger("loadtest.standalone")
 

@@ -8,10 +8,10 @@ consul_settings.py for the CONSUL_* variables it reads.
 
 from __future__ import annotations
 
-from plugins.consul_discovery.consul_settings import ConsulSettings
-from plugins.consul_discovery.discovery import ConsulDiscovery
-from supervisor.cluster.contracts import NodeContext
-from supervisor.hookspecs import hookimpl
+from loadtest_supervisor.cluster.contracts import NodeContext
+from loadtest_supervisor.hookspecs import hookimpl
+from loadtest_supervisor.plugins.consul_discovery.consul_settings import ConsulSettings
+from loadtest_supervisor.plugins.consul_discovery.discovery import ConsulDiscovery
 
 # The hook bus tells state changes to the plugin module, not to an object; this
 # finds the discovery each node (each NodeContext) was given.

@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-from plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
-from plugins.consul_discovery.consul_registration import RegistrationKeeper
-from supervisor.logs import log_event
+from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
+from loadtest_supervisor.plugins.consul_discovery.consul_registration import RegistrationKeeper
 
 log = logging.getLogger("loadtest.consul")
 

@@ -17,10 +17,9 @@ from typing import TypeVar
 
 import consul
 import requests
-
-from plugins.consul_discovery.consul_settings import ConsulSettings
-from supervisor.config_errors import MASK
-from supervisor.logs import log_event
+from loadtest_supervisor.config_errors import MASK
+from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.consul_discovery.consul_settings import ConsulSettings
 
 log = logging.getLogger("loadtest.consul")
 

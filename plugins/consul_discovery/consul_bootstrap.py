@@ -27,10 +27,14 @@ import asyncio
 import json
 import logging
 
-from plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
-from plugins.consul_discovery.consul_peers import Member, passing_members, quorum_of
-from supervisor.cluster.contracts import Peer
-from supervisor.logs import log_event
+from loadtest_supervisor.cluster.contracts import Peer
+from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
+from loadtest_supervisor.plugins.consul_discovery.consul_peers import (
+    Member,
+    passing_members,
+    quorum_of,
+)
 
 log = logging.getLogger("loadtest.consul")
 

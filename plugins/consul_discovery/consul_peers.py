@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from plugins.consul_discovery.consul_agent import ConsulAgent
-from supervisor.cluster.contracts import Peer
+from loadtest_supervisor.cluster.contracts import Peer
+from loadtest_supervisor.plugins.consul_discovery.consul_agent import ConsulAgent
 
 # Tags of a node that knows a leader with quorum: a cluster is running.
 MEMBER_TAGS = ("leader", "follower")

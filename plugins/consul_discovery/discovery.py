@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import logging
 
-from plugins.consul_discovery.anti_entropy import AntiEntropy
-from plugins.consul_discovery.consul_agent import AGENT_ERRORS, AgentStatus, ConsulAgent
-from plugins.consul_discovery.consul_bootstrap import Bootstrap
-from plugins.consul_discovery.consul_peers import passing_members, quorum_of
-from plugins.consul_discovery.consul_registration import RegistrationKeeper
-from plugins.consul_discovery.consul_settings import ConsulSettings
-from plugins.consul_discovery.liveness import Liveness
-from supervisor.cluster.contracts import NodeContext, Peer
-from supervisor.logs import log_event
+from loadtest_supervisor.cluster.contracts import NodeContext, Peer
+from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.consul_discovery.anti_entropy import AntiEntropy
+from loadtest_supervisor.plugins.consul_discovery.consul_agent import (
+    AGENT_ERRORS,
+    AgentStatus,
+    ConsulAgent,
+)
+from loadtest_supervisor.plugins.consul_discovery.consul_bootstrap import Bootstrap
+from loadtest_supervisor.plugins.consul_discovery.consul_peers import passing_members, quorum_of
+from loadtest_supervisor.plugins.consul_discovery.consul_registration import RegistrationKeeper
+from loadtest_supervisor.plugins.consul_discovery.consul_settings import ConsulSettings
+from loadtest_supervisor.plugins.consul_discovery.liveness import Liveness
 
 log = logging.getLogger("loadtest.consul")
 

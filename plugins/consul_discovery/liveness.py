@@ -20,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
-from plugins.consul_discovery.consul_registration import RegistrationKeeper, liveness_check_id
-from supervisor.logs import log_event
+from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
+from loadtest_supervisor.plugins.consul_discovery.consul_registration import (
+    RegistrationKeeper,
+    liveness_check_id,
+)
 
 log = logging.getLogger("loadtest.consul")
 

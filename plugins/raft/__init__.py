@@ -3,7 +3,7 @@
 Registered through the project's own entry point, like any third-party plugin:
 
     [project.entry-points."loadtest_supervisor.consensus"]
-    raft = "plugins.raft"
+    raft = "loadtest_supervisor.plugins.raft"
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pysyncobj  # noqa: E402,F401
 
 socket.inet_ntop = _inet_ntop
 
-from plugins.raft.consensus import RaftConsensus  # noqa: E402
-from supervisor.cluster.contracts import NodeContext  # noqa: E402
-from supervisor.cluster.wire import loadtest_pb2_grpc  # noqa: E402
-from supervisor.hookspecs import hookimpl  # noqa: E402
+from loadtest_supervisor.cluster.contracts import NodeContext  # noqa: E402
+from loadtest_supervisor.cluster.wire import loadtest_pb2_grpc  # noqa: E402
+from loadtest_supervisor.hookspecs import hookimpl  # noqa: E402
+from loadtest_supervisor.plugins.raft.consensus import RaftConsensus  # noqa: E402
 
 # The node runtime may ask for the servicer before or after the consensus; both
 # belong to the one RaftConsensus of that node (keyed by its context object).

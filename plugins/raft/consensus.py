@@ -24,15 +24,14 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
+from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
+from loadtest_supervisor.cluster.peer_auth import PeerAuth
+from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.raft.replicated_state import ReplicatedState, validate_command
+from loadtest_supervisor.plugins.raft.transport import GrpcTransport, RaftLinkServicer
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 from pysyncobj.journal import MetaStorer
 from pysyncobj.monotonic import monotonic as syncobj_clock
-
-from plugins.raft.replicated_state import ReplicatedState, validate_command
-from plugins.raft.transport import GrpcTransport, RaftLinkServicer
-from supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
-from supervisor.cluster.peer_auth import PeerAuth
-from supervisor.logs import log_event
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class ProposalError(Exception):
 
 
 class RaftConsensus:
-    """One node's Raft, driven from the event loop; see ``supervisor.cluster.contracts``."""
+    """One node's Raft, driven from the event loop; see ``cluster.contracts``."""
 
     def __init__(self, context: NodeContext, auth: PeerAuth | None = None) -> None:
         self._context = context

@@ -23,14 +23,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from loadtest_supervisor.cluster.peer_auth import PeerAuth, authenticated_node_id
+from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
+from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.raft import codec
 from pysyncobj.node import TCPNode
 from pysyncobj.pipe_notifier import PipeNotifier
 from pysyncobj.transport import Transport
-
-from plugins.raft import codec
-from supervisor.cluster.peer_auth import PeerAuth, authenticated_node_id
-from supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
-from supervisor.logs import log_event
 
 logger = logging.getLogger(__name__)
 

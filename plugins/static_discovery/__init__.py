@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from supervisor.cluster.contracts import NodeContext, Peer
-from supervisor.config_types import split_host_port
-from supervisor.hookspecs import hookimpl
+from loadtest_supervisor.cluster.contracts import NodeContext, Peer
+from loadtest_supervisor.config_types import split_host_port
+from loadtest_supervisor.hookspecs import hookimpl
 
 
 @hookimpl

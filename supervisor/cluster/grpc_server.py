@@ -9,10 +9,9 @@ import socket
 from collections.abc import Callable
 
 import grpc
-
-from supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
-from supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
-from supervisor.logs import log_event
+from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
+from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
+from loadtest_supervisor.logs import log_event
 
 logger = logging.getLogger(__name__)
 

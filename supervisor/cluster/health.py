@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from supervisor.cluster.contracts import NodeStatus, State
-from supervisor.metrics.run_totals import RunTotals
+from loadtest_supervisor.cluster.contracts import NodeStatus, State
+from loadtest_supervisor.metrics.run_totals import RunTotals
 
 
 def node_state(status: NodeStatus) -> State:

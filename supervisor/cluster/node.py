@@ -1,6 +1,6 @@
 """The cluster node runtime: wires discovery, consensus, the gRPC server and the HTTP API.
 
-    start   peer auth -> gRPC server (servicers from plugins) -> HTTP API
+    start   peer auth -> gRPC server (servicers from loadtest_supervisor.plugins) -> HTTP API
             -> discovery -> consensus with the discovered peers
     run     poll discovery every ~2 s and hand changes to consensus; turn each
             NodeStatus into the node state (forming/follower/leader), told to the
@@ -21,18 +21,23 @@ from collections.abc import Awaitable
 from typing import Any
 
 import pluggy
-
-from supervisor import __version__
-from supervisor.cluster.contracts import Consensus, Discovery, NodeContext, NodeStatus, Peer
-from supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
-from supervisor.cluster.health import ClusterView, node_state
-from supervisor.cluster.identity import advertise_addr, health_url
-from supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
-from supervisor.config_models import NodeSettings
-from supervisor.config_types import split_host_port
-from supervisor.http_api import HttpApiServer, build_app, serve_http_api
-from supervisor.logs import bind_context, configure_logging, log_event
-from supervisor.plugin_manager import PluginError, build_plugin_manager
+from loadtest_supervisor import __version__
+from loadtest_supervisor.cluster.contracts import (
+    Consensus,
+    Discovery,
+    NodeContext,
+    NodeStatus,
+    Peer,
+)
+from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
+from loadtest_supervisor.cluster.health import ClusterView, node_state
+from loadtest_supervisor.cluster.identity import advertise_addr, health_url
+from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
+from loadtest_supervisor.config_models import NodeSettings
+from loadtest_supervisor.config_types import split_host_port
+from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
+from loadtest_supervisor.logs import bind_context, configure_logging, log_event
+from loadtest_supervisor.plugin_manager import PluginError, build_plugin_manager
 
 log = logging.getLogger("loadtest.node")
 

@@ -15,11 +15,11 @@ from multiprocessing.process import BaseProcess
 from time import monotonic
 from typing import Any
 
-from supervisor.engine.load_models import split
-from supervisor.engine.scenario import SetupError, compile_plan
-from supervisor.engine.worker import STOP_GRACE, worker_main
-from supervisor.logs import log_event
-from supervisor.metrics.run_totals import RunTotals
+from loadtest_supervisor.engine.load_models import split
+from loadtest_supervisor.engine.scenario import SetupError, compile_plan
+from loadtest_supervisor.engine.worker import STOP_GRACE, worker_main
+from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.metrics.run_totals import RunTotals
 
 log = logging.getLogger("loadtest.engine")
 

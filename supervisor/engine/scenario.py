@@ -15,9 +15,9 @@ from itertools import accumulate
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from supervisor import __version__
-from supervisor.engine.checks import Assertions, Extraction
-from supervisor.engine.http_client import Endpoint
+from loadtest_supervisor import __version__
+from loadtest_supervisor.engine.checks import Assertions, Extraction
+from loadtest_supervisor.engine.http_client import Endpoint
 
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 USER_AGENT = f"loadtest-supervisor/{__version__}"

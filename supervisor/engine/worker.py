@@ -25,12 +25,18 @@ from multiprocessing.connection import Connection as Pipe
 from time import monotonic
 from typing import Any
 
-from supervisor.engine.checks import CheckFailed, decode_json_if
-from supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
-from supervisor.engine.load_models import RateCurve, rate_curve
-from supervisor.engine.scenario import CompiledPlan, Scenario, SetupError, Step, compile_plan
-from supervisor.event_loop import run_loop
-from supervisor.metrics.stats import Stats
+from loadtest_supervisor.engine.checks import CheckFailed, decode_json_if
+from loadtest_supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
+from loadtest_supervisor.engine.load_models import RateCurve, rate_curve
+from loadtest_supervisor.engine.scenario import (
+    CompiledPlan,
+    Scenario,
+    SetupError,
+    Step,
+    compile_plan,
+)
+from loadtest_supervisor.event_loop import run_loop
+from loadtest_supervisor.metrics.stats import Stats
 
 SNAPSHOT_INTERVAL = 1.0
 # Requests still in flight when the run ends get this long to finish and count.

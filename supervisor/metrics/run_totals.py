@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from supervisor.metrics.stats import MergedStats
+from loadtest_supervisor.metrics.stats import MergedStats
 
 
 class RunTotals:

@@ -26,12 +26,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from supervisor.cluster.node import run_cluster_node
-from supervisor.engine.runner import LoadRun
-from supervisor.event_loop import run_loop
-from supervisor.report import write_results_json
-from supervisor.settings import ConfigError, Settings, load_settings
-from supervisor.standalone import run_results
+from loadtest_supervisor.cluster.node import run_cluster_node
+from loadtest_supervisor.engine.runner import LoadRun
+from loadtest_supervisor.event_loop import run_loop
+from loadtest_supervisor.report import write_results_json
+from loadtest_supervisor.settings import ConfigError, Settings, load_settings
+from loadtest_supervisor.standalone import run_results
 
 RESULTS_FILE = "load-results.json"
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,12 +16,12 @@ import sys
 import time
 from typing import Any
 
-import plugins.raft
-from supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
-from supervisor.cluster.grpc_server import start_grpc_server
-from supervisor.cluster.peer_auth import PeerAuth
-from supervisor.config_models import NodeSettings
-from supervisor.logs import configure_logging
+from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
+from loadtest_supervisor.cluster.grpc_server import start_grpc_server
+from loadtest_supervisor.cluster.peer_auth import PeerAuth
+from loadtest_supervisor.config_models import NodeSettings
+from loadtest_supervisor.logs import configure_logging
+from loadtest_supervisor.plugins import raft
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -80,11 +80,11 @@ async def main() -> None:
         version="test",
     )
     auth = PeerAuth.from_settings(settings, args.node_id)
-    consensus = plugins.raft.loadtest_make_consensus(context)
+    consensus = raft.loadtest_make_consensus(context)
     server = await start_grpc_server(
         args.bind,
         auth,
-        lambda s: plugins.raft.loadtest_register_grpc_services(s, context),
+        lambda s: raft.loadtest_register_grpc_services(s, context),
         node_id=args.node_id,
         advertise_addr=args.bind,
         version="test",

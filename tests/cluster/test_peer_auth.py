@@ -22,11 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-from plugins.raft import codec
-from plugins.raft.transport import HELLO_METHOD, STREAM_METHOD, RaftLinkServicer
-from supervisor.cluster.grpc_server import start_grpc_server
-from supervisor.cluster.peer_auth import (
+from loadtest_supervisor.cluster.grpc_server import start_grpc_server
+from loadtest_supervisor.cluster.peer_auth import (
     AUTH_KEY,
     NODE_KEY,
     TS_KEY,
@@ -34,8 +31,10 @@ from supervisor.cluster.peer_auth import (
     PeerAuth,
     _sign,
 )
-from supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
-from supervisor.config_models import NodeSettings
+from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
+from loadtest_supervisor.config_models import NodeSettings
+from loadtest_supervisor.plugins.raft import codec
+from loadtest_supervisor.plugins.raft.transport import HELLO_METHOD, STREAM_METHOD, RaftLinkServicer
 
 SECRET = "correct horse battery staple"
 

@@ -14,8 +14,8 @@ from importlib.metadata import entry_points
 from types import SimpleNamespace
 
 import pytest
+from loadtest_supervisor.plugin_manager import PluginError, build_plugin_manager
 
-from supervisor.plugin_manager import PluginError, build_plugin_manager
 from tests.cluster.conftest import SECRET
 from tests.cluster.harness import ClusterHarness
 from tests.engine.cli import cli_path
@@ -52,8 +52,8 @@ def test_unknown_consensus_lists_installed_names() -> None:
 @pytest.mark.parametrize(
     ("group", "name", "module"),
     [
-        ("loadtest_supervisor.discovery", "static", "plugins.static_discovery"),
-        ("loadtest_supervisor.consensus", "raft", "plugins.raft"),
+        ("loadtest_supervisor.discovery", "static", "loadtest_supervisor.plugins.static_discovery"),
+        ("loadtest_supervisor.consensus", "raft", "loadtest_supervisor.plugins.raft"),
     ],
 )
 def test_builtin_plugins_register_through_our_own_entry_points(group, name, module) -> None:
@@ -83,5 +83,5 @@ def test_trace_hooks_logs_every_hook_call_and_result(
     # Each plugin is registered under its group and entry-point name.
     assert "plugins=['discovery:static']" in log
     assert "consensus:raft" in log
-    assert "plugins.static_discovery.StaticDiscovery" in log
+    assert "loadtest_supervisor.plugins.static_discovery.StaticDiscovery" in log
     assert SECRET not in log

@@ -20,10 +20,13 @@ from pathlib import Path
 
 import consul as consul_api
 import pytest
+from loadtest_supervisor.cluster.contracts import Peer
+from loadtest_supervisor.logs import LogfmtFormatter
+from loadtest_supervisor.plugins.consul_discovery.consul_settings import (
+    ConsulSettings,
+    ConsulSettingsError,
+)
 
-from plugins.consul_discovery.consul_settings import ConsulSettings, ConsulSettingsError
-from supervisor.cluster.contracts import Peer
-from supervisor.logs import LogfmtFormatter
 from tests.consul.plugin_node import PluginNode, eventually, node_settings
 from tests.consul.recording_stub import RecordingConsulProxy
 from tests.services import ConsulAgent

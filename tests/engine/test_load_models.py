@@ -5,8 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-
-from supervisor.engine.load_models import RateCurve, rate_curve, split
+from loadtest_supervisor.engine.load_models import RateCurve, rate_curve, split
 
 
 def _load(**fields: object) -> SimpleNamespace:

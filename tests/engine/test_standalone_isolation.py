@@ -51,8 +51,8 @@ def test_no_cluster_module_is_imported(http_target, tmp_path: Path) -> None:
     modules = _imported_modules(proc.stderr)
     # The mechanism works: the engine shows up, and every interpreter (the supervisor
     # and each worker) printed its imports, since each one imports `encodings` at start.
-    assert "supervisor.engine" in modules
-    assert "supervisor.engine.worker" in modules
+    assert "loadtest_supervisor.engine" in modules
+    assert "loadtest_supervisor.engine.worker" in modules
     assert modules.count("encodings") >= 1 + WORKERS
     forbidden = sorted({m for m in modules if m.split(".", 1)[0] in CLUSTER_PACKAGES})
     assert forbidden == [], f"standalone mode imported cluster modules: {forbidden}"

@@ -7,12 +7,11 @@ import urllib.request
 
 import pytest
 import uvloop
+from loadtest_supervisor.http_api import StandaloneNode, build_app, serve_http_api
+from loadtest_supervisor.metrics.run_totals import RunTotals
+from loadtest_supervisor.metrics.stats import ERROR_KINDS, Stats
+from loadtest_supervisor.report import build_results
 from prometheus_client.parser import text_string_to_metric_families
-
-from supervisor.http_api import StandaloneNode, build_app, serve_http_api
-from supervisor.metrics.run_totals import RunTotals
-from supervisor.metrics.stats import ERROR_KINDS, Stats
-from supervisor.report import build_results
 
 HDR = 1e-3
 

@@ -1,10 +1,9 @@
 import io
 
 import pytest
+from loadtest_supervisor.metrics.stats import MergedStats, Stats
+from loadtest_supervisor.progress import ProgressLine
 from rich.console import Console
-
-from supervisor.metrics.stats import MergedStats, Stats
-from supervisor.progress import ProgressLine
 
 HDR = 1e-3
 

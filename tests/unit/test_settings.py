@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-
-from supervisor.durations import format_duration
-from supervisor.settings import (
+from loadtest_supervisor.durations import format_duration
+from loadtest_supervisor.settings import (
     ConfigError,
     Settings,
     dump_plan,

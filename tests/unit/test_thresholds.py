@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from supervisor.config_errors import ConfigError
-from supervisor.thresholds import evaluate_thresholds, parse_threshold
+from loadtest_supervisor.config_errors import ConfigError
+from loadtest_supervisor.thresholds import evaluate_thresholds, parse_threshold
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from supervisor.cluster.contracts import NodeContext, Peer
-from supervisor.hookspecs import hookimpl
+from loadtest_supervisor.cluster.contracts import NodeContext, Peer
+from loadtest_supervisor.hookspecs import hookimpl
 
 PATH_VAR = "FILE_DISCOVERY_PATH"
 
