@@ -12,7 +12,9 @@ import os
 import sys
 
 from loadtest_supervisor import __version__
-from loadtest_supervisor.settings import ConfigError, load_settings, render_effective_config
+from loadtest_supervisor.config.errors import ConfigError
+from loadtest_supervisor.config.loading import load_settings
+from loadtest_supervisor.config.rendering import render_effective_config
 
 EXIT_CONFIG = 2
 

@@ -29,6 +29,7 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import httptools
+
 from loadtest_supervisor.event_loop import run_loop
 
 JSON_DOC = {"token": "abc123", "items": [{"id": 1}, {"id": 2}]}

@@ -14,13 +14,14 @@ import socket
 from typing import Any, Protocol
 
 import uvicorn
-from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.prometheus_metrics import build_registry
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from loadtest_supervisor.metrics.run_totals import RunTotals
+from loadtest_supervisor.prometheus_metrics import build_registry
 
 # A scrape or fetch still in flight at shutdown must not hold the supervisor's exit.
 GRACEFUL_SHUTDOWN_S = 3

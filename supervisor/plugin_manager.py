@@ -16,6 +16,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
+
 from loadtest_supervisor import hookspecs
 from loadtest_supervisor.logs import log_event
 

@@ -6,10 +6,11 @@ pipes) a plain line is printed at most every ``PLAIN_INTERVAL_S`` so logs stay s
 
 from __future__ import annotations
 
-from loadtest_supervisor.metrics.stats import MergedStats
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
+
+from loadtest_supervisor.metrics.stats import MergedStats
 
 PLAIN_INTERVAL_S = 5.0
 

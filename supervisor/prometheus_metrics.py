@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.metrics.stats import ERROR_KINDS
 from prometheus_client.core import CounterMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
+
+from loadtest_supervisor.metrics.run_totals import RunTotals
+from loadtest_supervisor.metrics.stats import ERROR_KINDS
 
 # (quantile label, HdrHistogram percentile): percentiles spelled out, not computed from
 # the quantile, so float rounding can never miss a dictionary key.

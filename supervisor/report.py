@@ -11,10 +11,11 @@ import os
 import tempfile
 from typing import Any
 
-from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.metrics.stats import ERROR_KINDS, MergedStats
 from rich.console import Console
 from rich.table import Table
+
+from loadtest_supervisor.metrics.run_totals import RunTotals
+from loadtest_supervisor.metrics.stats import ERROR_KINDS, MergedStats
 
 LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "p9999", "max")
 

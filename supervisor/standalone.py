@@ -13,6 +13,8 @@ import os
 import signal
 from typing import Any
 
+from rich.console import Console
+
 from loadtest_supervisor.engine.runner import LoadRun, RunOutcome
 from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.event_loop import run_loop
@@ -21,7 +23,6 @@ from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.progress import ProgressLine
 from loadtest_supervisor.report import build_results, print_summary, write_results_json
 from loadtest_supervisor.thresholds import evaluate_thresholds
-from rich.console import Console
 
 log = logging.getLogger("loadtest.standalone")
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Any
 
-from loadtest_supervisor.config_errors import ConfigError, show_value
 from pydantic import BaseModel, ConfigDict
+
+from loadtest_supervisor.config.errors import ConfigError, show_value
 
 LATENCY_METRICS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "p9999", "max")
 COUNT_METRICS = ("rps", "requests")

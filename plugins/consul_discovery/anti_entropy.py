@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
 from loadtest_supervisor.plugins.consul_discovery.consul_registration import RegistrationKeeper

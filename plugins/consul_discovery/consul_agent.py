@@ -17,7 +17,8 @@ from typing import TypeVar
 
 import consul
 import requests
-from loadtest_supervisor.config_errors import MASK
+
+from loadtest_supervisor.config.errors import MASK
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.consul_discovery.consul_settings import ConsulSettings
 

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from loadtest_supervisor.cluster.contracts import NodeContext
-from loadtest_supervisor.config_types import split_host_port
+from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.consul_discovery.consul_agent import AGENT_ERRORS, ConsulAgent
 from loadtest_supervisor.plugins.consul_discovery.consul_settings import go_duration

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest_supervisor.config_errors import show_value
-from loadtest_supervisor.durations import duration_seconds
+from loadtest_supervisor.config.durations import duration_seconds
+from loadtest_supervisor.config.errors import show_value
 
 # Consul silently raises shorter values to its minimums; a setting that would be
 # ignored is refused instead, so what is configured is what runs.

@@ -24,14 +24,15 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+from pysyncobj.journal import MetaStorer
+from pysyncobj.monotonic import monotonic as syncobj_clock
+
 from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.raft.replicated_state import ReplicatedState, validate_command
 from loadtest_supervisor.plugins.raft.transport import GrpcTransport, RaftLinkServicer
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
-from pysyncobj.journal import MetaStorer
-from pysyncobj.monotonic import monotonic as syncobj_clock
 
 logger = logging.getLogger(__name__)
 

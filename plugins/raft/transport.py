@@ -23,13 +23,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from pysyncobj.node import TCPNode
+from pysyncobj.pipe_notifier import PipeNotifier
+from pysyncobj.transport import Transport
+
 from loadtest_supervisor.cluster.peer_auth import PeerAuth, authenticated_node_id
 from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.raft import codec
-from pysyncobj.node import TCPNode
-from pysyncobj.pipe_notifier import PipeNotifier
-from pysyncobj.transport import Transport
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import asyncio
 import socket
 
 from loadtest_supervisor.cluster.contracts import NodeContext, Peer
-from loadtest_supervisor.config_types import split_host_port
+from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.hookspecs import hookimpl
 
 

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 
 import grpc
+
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
 from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
 from loadtest_supervisor.logs import log_event

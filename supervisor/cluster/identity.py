@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from loadtest_supervisor.config_models import NodeSettings
-from loadtest_supervisor.config_types import split_host_port
+from loadtest_supervisor.config.addresses import split_host_port
+from loadtest_supervisor.config.models import NodeSettings
 
 # Hosts that mean "every interface": a peer cannot dial them.
 _ANY_HOST = ("", "0.0.0.0", "::")

@@ -21,6 +21,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import pluggy
+
 from loadtest_supervisor import __version__
 from loadtest_supervisor.cluster.contracts import (
     Consensus,
@@ -33,8 +34,8 @@ from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_serve
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.identity import advertise_addr, health_url
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
-from loadtest_supervisor.config_models import NodeSettings
-from loadtest_supervisor.config_types import split_host_port
+from loadtest_supervisor.config.addresses import split_host_port
+from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.plugin_manager import PluginError, build_plugin_manager

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+
 from loadtest_supervisor.logs import log_event
 
 logger = logging.getLogger(__name__)

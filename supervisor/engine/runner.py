@@ -15,7 +15,6 @@ from multiprocessing.process import BaseProcess
 from time import monotonic
 from typing import Any
 
-from loadtest_supervisor.engine.load_models import split
 from loadtest_supervisor.engine.scenario import SetupError, compile_plan
 from loadtest_supervisor.engine.worker import STOP_GRACE, worker_main
 from loadtest_supervisor.logs import log_event
@@ -227,3 +226,9 @@ def _settle(future: asyncio.Future[None], error: Exception | None = None) -> Non
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` spread over ``parts`` as evenly as integers allow."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]

@@ -8,18 +8,20 @@ no formatting at all.
 from __future__ import annotations
 
 import json
-import re
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from loadtest_supervisor import __version__
+from loadtest_supervisor.config.models import Step as StepSpec
+from loadtest_supervisor.config.models import TestPlan
+from loadtest_supervisor.config.variables import placeholders, substitute
 from loadtest_supervisor.engine.checks import Assertions, Extraction
 from loadtest_supervisor.engine.http_client import Endpoint
 
-_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 USER_AGENT = f"loadtest-supervisor/{__version__}"
 
 
@@ -27,13 +29,9 @@ class SetupError(Exception):
     """The plan cannot be run on this machine (unreadable certificate, say)."""
 
 
-def _substitute(text: str, variables: dict[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: variables[m.group(1)], text)
-
-
 def _substitute_json(value: Any, variables: dict[str, str]) -> Any:
     if isinstance(value, str):
-        return _substitute(value, variables)
+        return substitute(value, variables)
     if isinstance(value, list):
         return [_substitute_json(v, variables) for v in value]
     if isinstance(value, dict):
@@ -42,7 +40,7 @@ def _substitute_json(value: Any, variables: dict[str, str]) -> Any:
 
 
 def _has_placeholder(value: Any) -> bool:
-    return bool(_PLACEHOLDER.search(json.dumps(value)))
+    return next(placeholders(value), None) is not None
 
 
 @dataclass(frozen=True)
@@ -65,9 +63,9 @@ class RequestTemplate:
         return self._serialize(variables)
 
     def _serialize(self, variables: dict[str, str]) -> bytes:
-        target = _substitute(self.path, variables)
+        target = substitute(self.path, variables)
         if self.query:
-            query = urlencode({k: _substitute(v, variables) for k, v in self.query.items()})
+            query = urlencode({k: substitute(v, variables) for k, v in self.query.items()})
             target += ("&" if "?" in target else "?") + query
         headers = {
             "Host": self.host_header,
@@ -79,12 +77,12 @@ class RequestTemplate:
             headers["Content-Type"] = "application/json"
             body = json.dumps(_substitute_json(self.json_body, variables)).encode()
         elif self.body is not None:
-            body = _substitute(self.body, variables).encode()
+            body = substitute(self.body, variables).encode()
         # Custom headers replace the defaults whatever their case.
         for name, value in self.headers.items():
             for existing in [h for h in headers if h.lower() == name.lower()]:
                 del headers[existing]
-            headers[name] = _substitute(value, variables)
+            headers[name] = substitute(value, variables)
         if body or self.method in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = str(len(body))
         if not self.keep_alive:
@@ -141,7 +139,7 @@ class CompiledPlan:
         return any(step.needs_headers for s in self.scenarios for step in s.steps)
 
 
-def _ssl_context(plan: Any) -> ssl.SSLContext:
+def _ssl_context(plan: TestPlan) -> ssl.SSLContext:
     tls = plan.target.tls
     try:
         ctx = ssl.create_default_context(cafile=tls.ca)
@@ -155,7 +153,7 @@ def _ssl_context(plan: Any) -> ssl.SSLContext:
     return ctx
 
 
-def build_endpoint(plan: Any) -> Endpoint:
+def build_endpoint(plan: TestPlan) -> Endpoint:
     url = urlsplit(plan.target.url)
     https = url.scheme == "https"
     port = url.port or (443 if https else 80)
@@ -174,7 +172,9 @@ def build_endpoint(plan: Any) -> Endpoint:
     )
 
 
-def _compile_step(plan: Any, base_path: str, host_header: str, scenario: str, spec: Any) -> Step:
+def _compile_step(
+    plan: TestPlan, base_path: str, host_header: str, scenario: str, spec: StepSpec | _DefaultStep
+) -> Step:
     method = spec.method.upper()
     name = spec.name or f"{method} {spec.path}"
     template = RequestTemplate(
@@ -216,13 +216,15 @@ class _DefaultStep:
     think_time: float = 0.0
 
 
-def compile_plan(plan: Any) -> CompiledPlan:
+def compile_plan(plan: TestPlan) -> CompiledPlan:
     """Compile a validated ``TestPlan``; raises ``SetupError`` for TLS material."""
     url = urlsplit(plan.target.url)
     host_header = url.netloc.rsplit("@", 1)[-1]
     if plan.scenarios:
         base_path = url.path.rstrip("/")
-        specs = [(s.name, s.weight, s.steps) for s in plan.scenarios]
+        specs: list[tuple[str, int, Sequence[StepSpec | _DefaultStep]]] = [
+            (s.name, s.weight, s.steps) for s in plan.scenarios
+        ]
     else:
         base_path = ""
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")

@@ -25,9 +25,9 @@ from multiprocessing.connection import Connection as Pipe
 from time import monotonic
 from typing import Any
 
+from loadtest_supervisor.config.load_models import RateCurve, rate_curve
 from loadtest_supervisor.engine.checks import CheckFailed, decode_json_if
 from loadtest_supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
-from loadtest_supervisor.engine.load_models import RateCurve, rate_curve
 from loadtest_supervisor.engine.scenario import (
     CompiledPlan,
     Scenario,

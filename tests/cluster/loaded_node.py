@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from loadtest_supervisor.cluster.node import run_cluster_node
+from loadtest_supervisor.config.errors import ConfigError
+from loadtest_supervisor.config.loading import Settings, load_settings
 from loadtest_supervisor.engine.runner import LoadRun
 from loadtest_supervisor.event_loop import run_loop
 from loadtest_supervisor.report import write_results_json
-from loadtest_supervisor.settings import ConfigError, Settings, load_settings
 from loadtest_supervisor.standalone import run_results
 
 RESULTS_FILE = "load-results.json"

@@ -19,7 +19,7 @@ from typing import Any
 from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
 from loadtest_supervisor.cluster.grpc_server import start_grpc_server
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
-from loadtest_supervisor.config_models import NodeSettings
+from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.logs import configure_logging
 from loadtest_supervisor.plugins import raft
 

@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
 from loadtest_supervisor.cluster.grpc_server import start_grpc_server
 from loadtest_supervisor.cluster.peer_auth import (
     AUTH_KEY,
@@ -32,7 +33,7 @@ from loadtest_supervisor.cluster.peer_auth import (
     _sign,
 )
 from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
-from loadtest_supervisor.config_models import NodeSettings
+from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.plugins.raft import codec
 from loadtest_supervisor.plugins.raft.transport import HELLO_METHOD, STREAM_METHOD, RaftLinkServicer
 

@@ -14,8 +14,8 @@ from importlib.metadata import entry_points
 from types import SimpleNamespace
 
 import pytest
-from loadtest_supervisor.plugin_manager import PluginError, build_plugin_manager
 
+from loadtest_supervisor.plugin_manager import PluginError, build_plugin_manager
 from tests.cluster.conftest import SECRET
 from tests.cluster.harness import ClusterHarness
 from tests.engine.cli import cli_path

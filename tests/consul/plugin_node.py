@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
+
 from loadtest_supervisor.cluster.contracts import NodeContext
 from loadtest_supervisor.cluster.health import ClusterView
-from loadtest_supervisor.config_models import NodeSettings
+from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
 from loadtest_supervisor.plugin_manager import build_plugin_manager
-
 from tests.services import LOOPBACK, free_port
 
 

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import consul as consul_api
 import pytest
+
 from loadtest_supervisor.cluster.contracts import Peer
 from loadtest_supervisor.logs import LogfmtFormatter
 from loadtest_supervisor.plugins.consul_discovery.consul_settings import (
     ConsulSettings,
     ConsulSettingsError,
 )
-
 from tests.consul.plugin_node import PluginNode, eventually, node_settings
 from tests.consul.recording_stub import RecordingConsulProxy
 from tests.services import ConsulAgent

@@ -5,7 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from loadtest_supervisor.engine.load_models import RateCurve, rate_curve, split
+
+from loadtest_supervisor.config.load_models import RateCurve, rate_curve
+from loadtest_supervisor.engine.runner import split
 
 
 def _load(**fields: object) -> SimpleNamespace:

@@ -7,11 +7,12 @@ import urllib.request
 
 import pytest
 import uvloop
+from prometheus_client.parser import text_string_to_metric_families
+
 from loadtest_supervisor.http_api import StandaloneNode, build_app, serve_http_api
 from loadtest_supervisor.metrics.run_totals import RunTotals
 from loadtest_supervisor.metrics.stats import ERROR_KINDS, Stats
 from loadtest_supervisor.report import build_results
-from prometheus_client.parser import text_string_to_metric_families
 
 HDR = 1e-3
 

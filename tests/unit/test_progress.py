@@ -1,9 +1,10 @@
 import io
 
 import pytest
+from rich.console import Console
+
 from loadtest_supervisor.metrics.stats import MergedStats, Stats
 from loadtest_supervisor.progress import ProgressLine
-from rich.console import Console
 
 HDR = 1e-3
 

@@ -2,10 +2,11 @@ import json
 import os
 
 import pytest
+from rich.console import Console
+
 from loadtest_supervisor.metrics.run_totals import RunTotals
 from loadtest_supervisor.metrics.stats import ERROR_KINDS, Stats
 from loadtest_supervisor.report import build_results, print_summary, write_results_json
-from rich.console import Console
 
 # HdrHistogram keeps 3 significant digits: a percentile is exact to within 0.1%.
 HDR = 1e-3

@@ -13,16 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-from loadtest_supervisor.durations import format_duration
-from loadtest_supervisor.settings import (
-    ConfigError,
-    Settings,
-    dump_plan,
-    load_plan_text,
-    load_settings,
-    parse_duration,
-    render_effective_config,
-)
+
+from loadtest_supervisor.config.durations import format_duration, parse_duration
+from loadtest_supervisor.config.errors import ConfigError
+from loadtest_supervisor.config.loading import Settings, load_plan_text, load_settings
+from loadtest_supervisor.config.rendering import render_effective_config
+from loadtest_supervisor.config.yaml_io import dump_plan
 
 URL = "http://127.0.0.1:8080/path"
 ENV = {"TARGET_URL": URL}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from loadtest_supervisor.config_errors import ConfigError
+
+from loadtest_supervisor.config.errors import ConfigError
 from loadtest_supervisor.thresholds import evaluate_thresholds, parse_threshold
 
 

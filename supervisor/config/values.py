@@ -8,7 +8,6 @@ each parser accepts both spellings.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import os
@@ -19,9 +18,13 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from jsonpath_ng import parse as parse_jsonpath
-from loadtest_supervisor.durations import duration_seconds, format_duration
-from loadtest_supervisor.thresholds import Threshold, threshold_problem
 from pydantic import BeforeValidator, PlainSerializer, SecretStr
+
+from loadtest_supervisor.config.addresses import gcs_uri, host_port, peer_list, resolve_addr
+from loadtest_supervisor.config.durations import duration_seconds, format_duration
+from loadtest_supervisor.config.load_models import LOAD_MODELS
+from loadtest_supervisor.config.variables import VAR_NAME_ALLOWED, is_var_name
+from loadtest_supervisor.thresholds import Threshold, threshold_problem
 
 
 class Missing(ValueError):
@@ -34,15 +37,11 @@ class Conflict(ValueError):
 
 BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 BOOL_ALLOWED = "must be a boolean; allowed: true, false, 1, 0, yes, no"
-LOAD_MODELS = ("Concurrent", "Rps", "RampRps", "DailyTraffic")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 CONFIG_SOURCES = ("file", "gcs", "consul-kv")
 
-VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # RFC 9110 token: the characters a header name may use.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
 
 def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -150,86 +149,6 @@ def _http_url(value: Any) -> str:
     return url
 
 
-def _host_ok(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return bool(_HOSTNAME.fullmatch(host)) and ".." not in host
-
-
-def split_host_port(text: str) -> tuple[str, int]:
-    """``"host:port"`` or ``"[v6]:port"`` as ``(host, port)``; ``ValueError`` otherwise."""
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-    else:
-        host, sep, port = text.rpartition(":")
-        if ":" in host:
-            raise ValueError("IPv6 needs brackets")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ValueError("bad port")
-    if host and not _host_ok(host):
-        raise ValueError("bad host")
-    return host, int(port)
-
-
-def _host_port(*, listen: bool) -> Callable[[Any], str]:
-    example = "0.0.0.0:7000" if listen else "10.0.0.5:7000"
-    allowed = f"must be host:port (IPv6 as [addr]:port), e.g. {example}"
-
-    def parse(value: Any) -> str:
-        if not isinstance(value, str):
-            raise ValueError(allowed)
-        try:
-            host, port = split_host_port(value.strip())
-        except ValueError:
-            raise ValueError(allowed) from None
-        # A listener may bind all interfaces (empty host) or an ephemeral port; a peer may not.
-        if not listen and (not host or port == 0):
-            raise ValueError(allowed)
-        return value.strip()
-
-    return parse
-
-
-def _peer_list(value: Any) -> list[Any]:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    if not isinstance(value, list):
-        raise ValueError("must be a list of host:port, or one string 'host:port,host:port'")
-    return value
-
-
-def _resolve_addr(value: Any) -> str:
-    """An IP, or host:port, normalised so ``urlsplit('//' + value)`` reads it back."""
-    allowed = "must be an IP address, or ip:port / host:port, e.g. 10.0.0.5 or 10.0.0.5:8443"
-    if not isinstance(value, str):
-        raise ValueError(allowed)
-    text = value.strip()
-    try:
-        ip = ipaddress.ip_address(text.strip("[]"))
-        return f"[{ip}]" if ip.version == 6 else str(ip)
-    except ValueError:
-        pass
-    try:
-        host, port = split_host_port(text)
-    except ValueError:
-        raise ValueError(allowed) from None
-    if not host or port == 0:
-        raise ValueError(allowed)
-    return text
-
-
-def _gcs_uri(value: Any) -> str:
-    allowed = "must be gs://bucket/object"
-    if not isinstance(value, str):
-        raise ValueError(allowed)
-    parts = urlsplit(value.strip())
-    if parts.scheme != "gs" or not parts.netloc or parts.path in ("", "/"):
-        raise ValueError(allowed)
-    return value.strip()
-
-
 def _secret(value: Any) -> SecretStr:
     if isinstance(value, SecretStr):
         return value
@@ -275,9 +194,9 @@ def _method(value: Any) -> str:
 
 
 def _load_model(value: Any) -> str:
-    return _choice(LOAD_MODELS, lambda s: s.strip().lower().replace("_", "").replace("-", ""))(
-        value
-    )
+    return _choice(
+        tuple(LOAD_MODELS), lambda s: s.strip().lower().replace("_", "").replace("-", "")
+    )(value)
 
 
 def _config_source(value: Any) -> str:
@@ -327,8 +246,8 @@ def _regex_with_group(value: Any) -> str:
 
 
 def _var_name(value: Any) -> str:
-    if not isinstance(value, str) or not VAR_NAME.fullmatch(value):
-        raise ValueError("not a variable name; allowed: letters, digits and _, e.g. token")
+    if not isinstance(value, str) or not is_var_name(value):
+        raise ValueError(f"not a variable name; allowed: {VAR_NAME_ALLOWED}, e.g. token")
     return value
 
 
@@ -393,12 +312,12 @@ Text = Annotated[str, BeforeValidator(_text)]
 OptText = Annotated[str | None, BeforeValidator(_optional(_text))]
 OptFile = Annotated[str | None, BeforeValidator(_optional(_existing_file))]
 HttpUrl = Annotated[str, BeforeValidator(_http_url)]
-ListenAddr = Annotated[str, BeforeValidator(_host_port(listen=True))]
-PeerAddr = Annotated[str, BeforeValidator(_host_port(listen=False))]
-OptPeerAddr = Annotated[str | None, BeforeValidator(_optional(_host_port(listen=False)))]
-PeerList = Annotated[list[PeerAddr], BeforeValidator(_peer_list)]
-OptResolve = Annotated[str | None, BeforeValidator(_optional(_resolve_addr))]
-OptGcsUri = Annotated[str | None, BeforeValidator(_optional(_gcs_uri))]
+ListenAddr = Annotated[str, BeforeValidator(host_port(listen=True))]
+PeerAddr = Annotated[str, BeforeValidator(host_port(listen=False))]
+OptPeerAddr = Annotated[str | None, BeforeValidator(_optional(host_port(listen=False)))]
+PeerList = Annotated[list[PeerAddr], BeforeValidator(peer_list)]
+OptResolve = Annotated[str | None, BeforeValidator(_optional(resolve_addr))]
+OptGcsUri = Annotated[str | None, BeforeValidator(_optional(gcs_uri))]
 OptSecret = Annotated[SecretStr | None, BeforeValidator(_optional(_secret))]
 Method = Annotated[str, BeforeValidator(_method)]
 LoadModel = Annotated[str, BeforeValidator(_load_model)]

@@ -11,8 +11,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from loadtest_supervisor.config_errors import MASK, is_secret_name, mask_url
-from loadtest_supervisor.config_types import (
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from loadtest_supervisor.config.durations import format_duration
+from loadtest_supervisor.config.errors import MASK, is_secret_name, mask_url
+from loadtest_supervisor.config.load_models import LOAD_MODELS, MODEL_KEYS
+from loadtest_supervisor.config.values import (
     Bool,
     Conflict,
     Duration,
@@ -50,16 +62,6 @@ from loadtest_supervisor.config_types import (
     VarName,
     non_empty_list,
     optional_mapping,
-)
-from loadtest_supervisor.durations import format_duration
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_serializer,
-    field_validator,
-    model_validator,
 )
 
 
@@ -119,55 +121,45 @@ class LoadSettings(_Model):
     daily_max_rps: OptPositive = Field(None, validate_default=True)
     daily_cycle_duration: OptDuration = Field(None, validate_default=True)
 
-    @field_validator("target_rps")
+    @field_validator(*MODEL_KEYS)
     @classmethod
-    def _rps_needs_target(cls, value: float | None, info: ValidationInfo) -> float | None:
-        _required_when(info.data.get("model") == "Rps", value, "load.model is Rps")
-        return value
-
-    @field_validator("min_rps")
-    @classmethod
-    def _ramp_needs_min(cls, value: float | None, info: ValidationInfo) -> float | None:
-        _required_when(info.data.get("model") == "RampRps", value, "load.model is RampRps")
+    def _required_by_model(cls, value: float | None, info: ValidationInfo) -> float | None:
+        model = LOAD_MODELS.get(info.data.get("model", ""))
+        if model is not None and value is None and info.field_name in model.required:
+            raise Missing(f"required when load.model is {model.name}")
         return value
 
     @field_validator("max_rps")
     @classmethod
-    def _ramp_needs_max(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if info.data.get("model") != "RampRps":
-            return value
-        _required_when(True, value, "load.model is RampRps")
+    def _ramp_goes_up(cls, value: float | None, info: ValidationInfo) -> float | None:
         low = info.data.get("min_rps")
-        if low is not None and value is not None and value <= low:
+        if info.data.get("model") == "RampRps" and None not in (low, value) and value <= low:
             raise ValueError(f"must be greater than load.min_rps ({low:g})")
         return value
 
     @field_validator("ramp_duration")
     @classmethod
     def _ramp_fits(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if info.data.get("model") != "RampRps":
-            return value
-        _required_when(True, value, "load.model is RampRps")
         duration = info.data.get("duration")
-        if duration is not None and value is not None and 2 * value > duration:
-            raise ValueError(
-                f"2 x ramp_duration must be <= load.duration ({format_duration(duration)}): "
-                "the test ramps up, holds, then ramps down within it"
-            )
+        if info.data.get("model") == "RampRps" and None not in (duration, value):
+            if 2 * value > duration:
+                raise ValueError(
+                    f"2 x ramp_duration must be <= load.duration ({format_duration(duration)}): "
+                    "the test ramps up, holds, then ramps down within it"
+                )
         return value
 
-    @field_validator("daily_min_rps", "daily_mid_rps", "daily_max_rps", "daily_cycle_duration")
+    @field_validator("daily_mid_rps", "daily_max_rps")
     @classmethod
-    def _daily_complete(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if info.data.get("model") != "DailyTraffic":
-            return value
-        _required_when(True, value, "load.model is DailyTraffic")
+    def _daily_in_order(cls, value: float | None, info: ValidationInfo) -> float | None:
         # Fields are validated in order, so the previous rate is already in info.data.
-        previous = {"daily_mid_rps": "daily_min_rps", "daily_max_rps": "daily_mid_rps"}
-        lower_name = previous.get(info.field_name or "")
-        lower = info.data.get(lower_name) if lower_name else None
-        if lower is not None and value is not None and value < lower:
-            raise ValueError(f"must be >= load.{lower_name} ({lower:g})")
+        lower_name = {"daily_mid_rps": "daily_min_rps", "daily_max_rps": "daily_mid_rps"}[
+            info.field_name or ""
+        ]
+        lower = info.data.get(lower_name)
+        if info.data.get("model") == "DailyTraffic" and None not in (lower, value):
+            if value < lower:
+                raise ValueError(f"must be >= load.{lower_name} ({lower:g})")
         return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from loadtest_supervisor.config_errors import ConfigError, show_value
+from loadtest_supervisor.config.errors import ConfigError, show_value
 
 DURATION_ALLOWED = "seconds or <n>ms|s|m|h|d, e.g. 30s, 10m, 1h, 3d"
 

@@ -1,0 +1,202 @@
+"""Loading the configuration: the entry points that read, merge and validate it.
+
+Precedence (DESIGN §11): the file describes the test, the environment the
+machine. For the test plan, CLI > YAML (for the keys it sets) > env > defaults;
+for the node settings (the ``cluster:`` section), CLI > env > YAML > defaults.
+Where every value came from is kept, so ``--print-config`` can show it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from loadtest_supervisor.config import scenario_rules
+from loadtest_supervisor.config.builder import Builder, Override, Source, override_paths
+from loadtest_supervisor.config.environment import NODE_ENV, clean_env, unknown_env_warnings
+from loadtest_supervisor.config.errors import ConfigError, show_value
+from loadtest_supervisor.config.load_models import LOAD_MODELS, MODEL_KEYS
+from loadtest_supervisor.config.models import NodeSettings, TestPlan
+from loadtest_supervisor.config.schema import Path, dotted, keys_of
+from loadtest_supervisor.config.values import parse_bool
+from loadtest_supervisor.config.yaml_io import parse_yaml, read_file
+
+
+class Settings(BaseModel):
+    """Everything ``load_settings`` produced.
+
+    ``plan`` is None only in cluster mode when this node was given no plan (no
+    plan sections in the file and no TARGET_URL): it then waits for the plan the
+    leader commits.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: TestPlan | None
+    node: NodeSettings
+    config_path: str | None
+    sources: dict[str, str] = {}  # dotted YAML path -> "from env TARGET_RPS", "from test.yaml", …
+    warnings: tuple[str, ...] = ()
+
+    def source_of(self, path: Path) -> str:
+        """Where the value at ``path`` (e.g. ``("load", "duration")``) came from."""
+        for end in range(len(path), 0, -1):
+            described = self.sources.get(dotted(path[:end]))
+            if described is not None:
+                return described
+        return "default"
+
+
+def _derived_node_id(tree: dict[Any, Any]) -> tuple[str, str]:
+    hostname = socket.gethostname() or "localhost"
+    region = tree.get("region")
+    if isinstance(region, str) and region.strip():
+        return f"{hostname}-{region.strip()}", "derived from hostname and region"
+    return hostname, "derived from hostname"
+
+
+def _load_node(
+    builder: Builder,
+    doc: dict[Any, Any],
+    env: Mapping[str, str],
+    cli: list[Override],
+    *,
+    config_given: bool,
+) -> tuple[NodeSettings | None, bool, list[str]]:
+    """The node settings, whether cluster mode is on (as best it can be told), and the problems."""
+    cluster = doc.get("cluster", {})
+    problems = []
+    if not isinstance(cluster, dict):
+        problems.append(
+            f"{builder.label}: cluster={show_value(cluster)}: must be a mapping with keys: "
+            f"{', '.join(sorted(keys_of(NodeSettings)))}"
+        )
+        cluster = {}
+    tree = {"cluster": cluster}
+    builder.record_yaml(tree, (), None)
+    builder.resolve_file_paths(tree, "cluster")
+    for var, path in NODE_ENV.items():
+        if var in env:
+            builder.put(tree, path, env[var], Source("env", var, path))
+    for path, flag, value in cli:
+        if path[0] == "cluster":
+            builder.put(tree, path, value, Source("cli", flag, path))
+    if "node_id" not in cluster:
+        cluster["node_id"], how = _derived_node_id(cluster)
+        builder.sources[("cluster", "node_id")] = Source("derived", how, ())
+    if "config_source" not in cluster and config_given:
+        cluster["config_source"] = "file"
+        builder.sources[("cluster", "config_source")] = Source(
+            "default", "default (a --config file is given)", ()
+        )
+    node, node_problems = builder.validate(NodeSettings, cluster, ("cluster",))
+    try:
+        enabled = parse_bool(cluster.get("enabled", False))
+    except ValueError:
+        enabled = False
+    return node, enabled, problems + node_problems
+
+
+def _load_plan(
+    builder: Builder, plan_doc: dict[Any, Any], env: Mapping[str, str], cli: list[Override]
+) -> TestPlan | None:
+    builder.record_yaml(plan_doc, (), None)
+    builder.resolve_file_paths(plan_doc, "target")
+    builder.plan_from_env(plan_doc, env)
+    for path, flag, value in cli:
+        if path[0] != "cluster":
+            builder.put(plan_doc, path, value, Source("cli", flag, path))
+    plan_doc.setdefault("target", {})
+    plan, problems = builder.validate(TestPlan, plan_doc)
+    builder.problems.extend(problems)
+    scenario_rules.check_scenarios(builder, plan_doc.get("scenarios"))
+    scenario_rules.check_no_placeholders(builder, plan_doc)
+    if plan is not None:
+        _warn_unused(builder, plan)
+    return plan
+
+
+def _warn_unused(builder: Builder, plan: TestPlan) -> None:
+    """Warn about what the file sets in vain; the environment may set anything for any model."""
+    model = plan.load.model
+    unused = set(MODEL_KEYS) - set(LOAD_MODELS[model].required)
+    for key in sorted(unused):
+        if builder.source_of(("load", key)).kind == "yaml" and getattr(plan.load, key) is not None:
+            builder.warnings.append(
+                f"{builder.label}: load.{key} is ignored because load.model is {model}"
+            )
+    request_in_file = any(
+        builder.source_of(("request", key)).kind == "yaml" for key in ("method", "body", "json")
+    )
+    if plan.scenarios and request_in_file:
+        builder.warnings.append(f"{builder.label}: request is ignored because scenarios are given")
+
+
+def _raise_if_problems(builder: Builder) -> None:
+    if builder.problems:
+        raise ConfigError(list(dict.fromkeys(builder.problems)))
+
+
+def load_settings(
+    config_path: str | None,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read, merge and validate the configuration; raises ``ConfigError`` listing every problem.
+
+    ``overrides`` come from CLI flags: ``{"workers": 4, "duration": 600}`` or dotted
+    YAML keys (``{"load.concurrency": 50}``); a None value is ignored.
+    """
+    doc: dict[Any, Any] = {}
+    builder = Builder(config_path, os.path.dirname(config_path) if config_path else None)
+    if config_path is not None:
+        doc, problems = parse_yaml(read_file(config_path), config_path)
+        builder.problems.extend(problems)
+    doc = builder.known_keys_only(doc, None, ())
+    env = clean_env(environ)
+    cli = override_paths(overrides)
+    node, enabled, node_problems = _load_node(
+        builder, doc, env, cli, config_given=config_path is not None
+    )
+    plan_doc = {k: v for k, v in doc.items() if k != "cluster"}
+    plan = None
+    # A cluster node given no plan is fine: it waits for the one the leader commits.
+    if plan_doc or "TARGET_URL" in env or not enabled:
+        plan = _load_plan(builder, plan_doc, env, cli)
+    # The node's problems come last: the test is what a user reads first.
+    builder.problems.extend(node_problems)
+    _raise_if_problems(builder)
+    assert node is not None  # no problems means the node settings validated
+    return Settings(
+        plan=plan,
+        node=node,
+        config_path=config_path,
+        sources={dotted(path): source.describe() for path, source in builder.sources.items()},
+        warnings=(*builder.warnings, *unknown_env_warnings(environ)),
+    )
+
+
+def load_plan_text(
+    text: str,
+    source: str,
+    environ: Mapping[str, str] | None = None,
+) -> TestPlan:
+    """Validate a plan fetched by a cluster leader (GCS, Consul KV) or committed through Raft.
+
+    ``source`` names it in messages. A ``cluster:`` section in it is checked for
+    unknown keys but otherwise ignored: node settings belong to each machine.
+    Pass ``environ`` to let environment variables fill keys the text leaves out.
+    """
+    builder = Builder(source, None)
+    doc, problems = parse_yaml(text, source)
+    builder.problems.extend(problems)
+    doc = builder.known_keys_only(doc, None, ())
+    plan_doc = {k: v for k, v in doc.items() if k != "cluster"}
+    plan = _load_plan(builder, plan_doc, clean_env(environ or {}), [])
+    _raise_if_problems(builder)
+    assert plan is not None
+    return plan
