@@ -14,6 +14,7 @@ import sys
 from loadtest_supervisor import __version__
 from loadtest_supervisor.config.errors import ConfigError
 from loadtest_supervisor.config.loading import load_settings
+from loadtest_supervisor.config.plugin_settings import PluginSettings
 from loadtest_supervisor.config.rendering import render_effective_config
 
 EXIT_CONFIG = 2
@@ -63,6 +64,16 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run(args))
 
 
+def _plugin_settings() -> list[PluginSettings]:
+    """The installed plugins' settings; called only in cluster mode (it imports them)."""
+    from loadtest_supervisor.plugin_manager import PluginError, declared_settings
+
+    try:
+        return declared_settings()
+    except PluginError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     demo = None
     if args.demo_target:
@@ -74,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         if demo is not None:
             overrides["target_url"] = demo.url
         try:
-            settings = load_settings(args.config, os.environ, overrides)
+            settings = load_settings(args.config, os.environ, overrides, _plugin_settings)
         except ConfigError as exc:
             print(f"loadtest-supervisor: configuration error\n{exc}", file=sys.stderr)
             return EXIT_CONFIG

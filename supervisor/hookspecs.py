@@ -12,6 +12,10 @@ one of the entry-point groups below, and are chosen by name:
     [project.entry-points."loadtest_supervisor.discovery"]
     k8s = "loadtest_k8s.discovery"
 
+An entry point names a module of ``@hookimpl`` functions, or a class whose methods
+are the hook implementations: the core then registers one instance of it per node,
+so per-node state lives on ``self`` (a process may run several nodes in tests).
+
 Hooks run on the supervisor's event loop and must not block it: do slow work in a
 task (``asyncio.create_task``) or a thread. ``firstresult`` hooks are answered by
 the one chosen plugin of their group; the others are told to every plugin.
@@ -26,10 +30,21 @@ import pluggy
 
 if TYPE_CHECKING:
     from loadtest_supervisor.cluster.contracts import Consensus, Discovery, NodeContext, NodeStatus
+    from loadtest_supervisor.config.plugin_settings import PluginSettings
 
 PROJECT = "loadtest_supervisor"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- settings: asked of every installed plugin, before the node starts ---
+
+
+@hookspec
+def loadtest_declare_settings() -> PluginSettings | None:
+    """Declare this plugin's settings (``PluginSettings``): a section under ``cluster:``,
+    a pydantic model of it and the environment variable of each field. The core loads,
+    validates and prints them like its own; read them with ``context.settings.plugin()``."""
 
 
 # --- building the node's parts: answered by the chosen plugin of each group ---

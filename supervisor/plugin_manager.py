@@ -18,6 +18,8 @@ from typing import Any
 import pluggy
 
 from loadtest_supervisor import hookspecs
+from loadtest_supervisor.config.models import NodeSettings
+from loadtest_supervisor.config.plugin_settings import PluginSettings
 from loadtest_supervisor.logs import log_event
 
 log = logging.getLogger("loadtest.hooks")
@@ -33,6 +35,7 @@ _brief.maxlevel = 2
 
 
 _LABELS = {"config_sources": "config source"}
+KINDS = ("discovery", "consensus", "config_sources", "hooks")
 
 
 class PluginError(Exception):
@@ -40,7 +43,7 @@ class PluginError(Exception):
 
 
 def build_plugin_manager(
-    settings: Any, consensus: str = "raft", environ: Mapping[str, str] = os.environ
+    settings: NodeSettings, consensus: str = "raft", environ: Mapping[str, str] = os.environ
 ) -> pluggy.PluginManager:
     """The plugin manager for a cluster node with these NodeSettings.
 
@@ -60,6 +63,27 @@ def build_plugin_manager(
     return pm
 
 
+def declared_settings() -> list[PluginSettings]:
+    """The settings every installed plugin declares (``loadtest_declare_settings``).
+
+    Raises PluginError when an installed plugin cannot be loaded: its settings
+    would otherwise go unchecked.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    seen = set()
+    for kind in KINDS:
+        for entry_point in entry_points(group=GROUP_PREFIX + kind):
+            if entry_point.value not in seen:
+                seen.add(entry_point.value)
+                pm.register(_load(entry_point, kind), name=f"{kind}:{entry_point.name}")
+    declared: dict[str, PluginSettings] = {}
+    for found in pm.hook.loadtest_declare_settings():
+        if found is not None:
+            declared.setdefault(found.section, found)
+    return list(declared.values())
+
+
 def installed(kind: str) -> list[str]:
     """Names installed in the ``loadtest_supervisor.<kind>`` entry-point group."""
     return sorted({ep.name for ep in entry_points(group=GROUP_PREFIX + kind)})
@@ -76,8 +100,10 @@ def _register(pm: pluggy.PluginManager, kind: str, name: str, setting: str) -> N
 
 
 def _load(entry_point: EntryPoint, kind: str) -> Any:
+    """The plugin object: the module itself, or a new instance when it names a class."""
     try:
-        return entry_point.load()
+        found = entry_point.load()
+        return found() if isinstance(found, type) else found
     except Exception as exc:  # a broken third-party plugin must be named, not dumped
         raise PluginError(
             f"cannot load {kind} plugin {entry_point.name!r} ({entry_point.value}): "

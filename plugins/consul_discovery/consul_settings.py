@@ -1,10 +1,11 @@
-"""What the Consul discovery plugin reads: NodeSettings plus its own CONSUL_* variables.
+"""The Consul plugin's settings, declared to the core (``loadtest_declare_settings``).
 
-NodeSettings carries the agent address, the service name and the token. The
-check timing, the anti-entropy period and the bootstrap size are this plugin's
-business only, so they are read here from the environment, each error naming
-its variable:
+The core loads them like its own node settings, under ``cluster.consul:`` in YAML or
+from these variables (the environment wins), and shows them in ``--print-config``:
 
+    CONSUL_ADDR=http://127.0.0.1:8500 the agent
+    CONSUL_SERVICE_NAME=loadtest-cluster
+    CONSUL_HTTP_TOKEN                 sent as X-Consul-Token; secret
     CONSUL_CHECK_INTERVAL=5s          how often the agent calls /health/cluster (>= 1s)
     CONSUL_CHECK_TIMEOUT=2s           how long that call may take (<= the interval; at
                                       most the interval when only that is set)
@@ -18,14 +19,16 @@ its variable:
 
 from __future__ import annotations
 
-import os
 import urllib.parse
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from loadtest_supervisor.config.durations import duration_seconds
-from loadtest_supervisor.config.errors import show_value
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from loadtest_supervisor.config.durations import format_duration
+from loadtest_supervisor.config.plugin_settings import PluginSettings
+from loadtest_supervisor.config.values import Duration, HttpUrl, Int1, OptDuration, OptSecret, Text
+
+SECTION = "consul"
 
 # Consul silently raises shorter values to its minimums; a setting that would be
 # ignored is refused instead, so what is configured is what runs.
@@ -34,14 +37,69 @@ MIN_DEREGISTER_AFTER_S = 60.0
 # The node passes its TTL check every TTL/3; below this, one slow request to the
 # agent (or a busy moment on the loop) would be enough to flap it critical.
 MIN_LIVENESS_TTL_S = 0.3
+_MINIMUMS = {
+    "check_interval": MIN_CHECK_INTERVAL_S,
+    "deregister_after": MIN_DEREGISTER_AFTER_S,
+    "liveness_ttl": MIN_LIVENESS_TTL_S,
+}
 
 
-class ConsulSettingsError(ValueError):
-    """A CONSUL_* variable has a value the plugin cannot use; the message names it."""
+class ConsulConfig(BaseModel):
+    """``cluster.consul:``, as validated by the core."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    addr: HttpUrl = "http://127.0.0.1:8500"
+    service_name: Text = "loadtest-cluster"
+    token: OptSecret = None
+    check_interval: Duration = 5.0
+    # None: 2 s, or the interval when that is shorter, rather than conflict with it.
+    check_timeout: OptDuration = Field(None, validate_default=True)
+    deregister_after: Duration = 60.0
+    liveness_ttl: Duration = 1.0
+    anti_entropy_interval: Duration = 10.0
+    bootstrap_expect: Int1 = 3
+
+    @field_validator("check_interval", "deregister_after", "liveness_ttl")
+    @classmethod
+    def _at_least_consul_minimum(cls, seconds: float, info: ValidationInfo) -> float:
+        minimum = _MINIMUMS[info.field_name or ""]
+        if seconds < minimum:
+            raise ValueError(f"must be at least {format_duration(minimum)}")
+        return seconds
+
+    @field_validator("check_timeout")
+    @classmethod
+    def _within_interval(cls, seconds: float | None, info: ValidationInfo) -> float | None:
+        interval = info.data.get("check_interval")
+        if seconds is not None and interval is not None and seconds > interval:
+            limit = format_duration(interval)
+            raise ValueError(f"must be at most check_interval (CONSUL_CHECK_INTERVAL, {limit})")
+        return seconds
+
+
+DECLARED = PluginSettings(
+    section=SECTION,
+    model=ConsulConfig,
+    env={
+        "CONSUL_ADDR": "addr",
+        "CONSUL_SERVICE_NAME": "service_name",
+        "CONSUL_HTTP_TOKEN": "token",
+        "CONSUL_CHECK_INTERVAL": "check_interval",
+        "CONSUL_CHECK_TIMEOUT": "check_timeout",
+        "CONSUL_DEREGISTER_AFTER": "deregister_after",
+        "CONSUL_LIVENESS_TTL": "liveness_ttl",
+        "CONSUL_ANTI_ENTROPY_INTERVAL": "anti_entropy_interval",
+        "CONSUL_BOOTSTRAP_EXPECT": "bootstrap_expect",
+    },
+    env_prefix="CONSUL_",
+)
 
 
 @dataclass(frozen=True)
 class ConsulSettings:
+    """What the plugin's parts use: the agent split into host, port and scheme."""
+
     host: str
     port: int
     scheme: str
@@ -67,68 +125,26 @@ class ConsulSettings:
         return f"{self.scheme}://{self.host}:{self.port}"
 
     @classmethod
-    def from_node_settings(
-        cls, node: Any, environ: Mapping[str, str] = os.environ
-    ) -> ConsulSettings:
-        """Build from NodeSettings and the environment; raises ConsulSettingsError."""
-        url = urllib.parse.urlsplit(node.consul_addr)
+    def from_config(cls, config: ConsulConfig) -> ConsulSettings:
+        url = urllib.parse.urlsplit(config.addr)
         default_port = 443 if url.scheme == "https" else 8500
-        token = node.consul_token.get_secret_value() if node.consul_token is not None else None
-        interval = _duration(environ, "CONSUL_CHECK_INTERVAL", 5.0, minimum=MIN_CHECK_INTERVAL_S)
-        # The 2 s default gives way to a shorter interval rather than conflict with it.
-        timeout = _duration(environ, "CONSUL_CHECK_TIMEOUT", min(2.0, interval), minimum=0.001)
-        if timeout > interval:
-            raise ConsulSettingsError(
-                f"CONSUL_CHECK_TIMEOUT={show_value(environ.get('CONSUL_CHECK_TIMEOUT', '2s'))}: "
-                f"must be at most CONSUL_CHECK_INTERVAL ({interval:g}s)"
-            )
+        token = config.token.get_secret_value() if config.token is not None else None
+        timeout = config.check_timeout
         return cls(
             host=url.hostname or "127.0.0.1",
             port=url.port or default_port,
             scheme=url.scheme or "http",
             token=token or None,
-            service_name=node.consul_service_name,
-            check_interval_s=interval,
-            check_timeout_s=timeout,
-            deregister_after_s=_duration(
-                environ, "CONSUL_DEREGISTER_AFTER", 60.0, minimum=MIN_DEREGISTER_AFTER_S
-            ),
-            liveness_ttl_s=_duration(
-                environ, "CONSUL_LIVENESS_TTL", 1.0, minimum=MIN_LIVENESS_TTL_S
-            ),
-            anti_entropy_interval_s=_duration(
-                environ, "CONSUL_ANTI_ENTROPY_INTERVAL", 10.0, minimum=0.1
-            ),
-            bootstrap_expect=_count(environ, "CONSUL_BOOTSTRAP_EXPECT", 3),
+            service_name=config.service_name,
+            check_interval_s=config.check_interval,
+            check_timeout_s=min(2.0, config.check_interval) if timeout is None else timeout,
+            deregister_after_s=config.deregister_after,
+            liveness_ttl_s=config.liveness_ttl,
+            anti_entropy_interval_s=config.anti_entropy_interval,
+            bootstrap_expect=config.bootstrap_expect,
         )
 
 
 def go_duration(seconds: float) -> str:
     """Seconds as a Go duration string, the form Consul's check fields take."""
     return f"{round(seconds * 1000)}ms"
-
-
-def _duration(environ: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
-    text = environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        seconds = duration_seconds(text)
-    except ValueError as exc:
-        raise ConsulSettingsError(f"{name}={show_value(text)}: {exc}") from None
-    if seconds < minimum:
-        raise ConsulSettingsError(f"{name}={show_value(text)}: must be at least {minimum:g}s")
-    return seconds
-
-
-def _count(environ: Mapping[str, str], name: str, default: int) -> int:
-    text = environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ConsulSettingsError(f"{name}={show_value(text)}: must be a whole number >= 1")
-    return value

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 
-from loadtest_supervisor.cluster.contracts import NodeContext, Peer
+from loadtest_supervisor.cluster.contracts import Discovery, NodeContext, Peer
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.consul_discovery.anti_entropy import AntiEntropy
 from loadtest_supervisor.plugins.consul_discovery.consul_agent import (
@@ -34,7 +34,7 @@ from loadtest_supervisor.plugins.consul_discovery.liveness import Liveness
 log = logging.getLogger("loadtest.consul")
 
 
-class ConsulDiscovery:
+class ConsulDiscovery(Discovery):
     def __init__(self, settings: ConsulSettings, context: NodeContext) -> None:
         self.settings = settings
         self._context = context

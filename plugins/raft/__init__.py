@@ -3,7 +3,7 @@
 Registered through the project's own entry point, like any third-party plugin:
 
     [project.entry-points."loadtest_supervisor.consensus"]
-    raft = "loadtest_supervisor.plugins.raft"
+    raft = "loadtest_supervisor.plugins.raft:RaftPlugin"
 """
 
 from __future__ import annotations
@@ -24,31 +24,28 @@ from loadtest_supervisor.cluster.wire import loadtest_pb2_grpc  # noqa: E402
 from loadtest_supervisor.hookspecs import hookimpl  # noqa: E402
 from loadtest_supervisor.plugins.raft.consensus import RaftConsensus  # noqa: E402
 
-# The node runtime may ask for the servicer before or after the consensus; both
-# belong to the one RaftConsensus of that node (keyed by its context object).
-_by_context: dict[int, tuple[NodeContext, RaftConsensus]] = {}
 
+class RaftPlugin:
+    """One per node (the core registers an instance): the node's one RaftConsensus.
 
-def _consensus_for(context: NodeContext) -> RaftConsensus:
-    entry = _by_context.get(id(context))
-    if entry is None or entry[0] is not context:
-        entry = _by_context[id(context)] = (context, RaftConsensus(context))
-    return entry[1]
+    The node runtime may ask for the servicer before or after the consensus; both
+    belong to the same RaftConsensus.
+    """
 
+    def __init__(self) -> None:
+        self._consensus: RaftConsensus | None = None
 
-@hookimpl
-def loadtest_make_consensus(context: NodeContext) -> RaftConsensus:
-    """Raft elects the coordinator."""
-    return _consensus_for(context)
+    def _consensus_for(self, context: NodeContext) -> RaftConsensus:
+        if self._consensus is None:
+            self._consensus = RaftConsensus(context)
+        return self._consensus
 
+    @hookimpl
+    def loadtest_make_consensus(self, context: NodeContext) -> RaftConsensus:
+        """Raft elects the coordinator."""
+        return self._consensus_for(context)
 
-@hookimpl
-def loadtest_register_grpc_services(server: Any, context: NodeContext) -> None:
-    """Raft traffic shares the node's one gRPC port."""
-    loadtest_pb2_grpc.add_RaftServicer_to_server(_consensus_for(context).servicer, server)
-
-
-@hookimpl
-def loadtest_node_stopping(context: NodeContext) -> None:
-    """Forget this node's consensus (the node runtime stops it)."""
-    _by_context.pop(id(context), None)
+    @hookimpl
+    def loadtest_register_grpc_services(self, server: Any, context: NodeContext) -> None:
+        """Raft traffic shares the node's one gRPC port."""
+        loadtest_pb2_grpc.add_RaftServicer_to_server(self._consensus_for(context).servicer, server)

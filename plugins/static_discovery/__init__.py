@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from loadtest_supervisor.cluster.contracts import NodeContext, Peer
+from loadtest_supervisor.cluster.contracts import Discovery, NodeContext, Peer
 from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.hookspecs import hookimpl
 
@@ -20,7 +20,7 @@ def loadtest_make_discovery(context: NodeContext) -> StaticDiscovery:
     return StaticDiscovery(list(context.settings.nodes), context.advertise_addr)
 
 
-class StaticDiscovery:
+class StaticDiscovery(Discovery):
     def __init__(self, nodes: list[str], advertise_addr: str) -> None:
         self._nodes = nodes
         self._advertise_addr = advertise_addr

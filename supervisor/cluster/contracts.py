@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from loadtest_supervisor.config.models import NodeSettings
 
 State = Literal["standalone", "forming", "follower", "leader"]
 
@@ -52,7 +55,7 @@ class NodeStatus:
 class NodeContext:
     """Everything a plugin may use: settings, identity, the loop and the hook relay."""
 
-    settings: Any  # supervisor.config_models.NodeSettings
+    settings: NodeSettings
     node_id: str
     advertise_addr: str  # host:port peers dial for gRPC/Raft
     health_url: str  # http://host:port/health/cluster, for health checks
@@ -64,6 +67,8 @@ class NodeContext:
 
 
 class Discovery(Protocol):
+    """Subclass it to inherit the defaults of its optional methods (``problem``)."""
+
     async def start(self) -> None:
         """Begin finding peers (register, start watches); must not block the loop."""
 
@@ -73,8 +78,10 @@ class Discovery(Protocol):
     async def stop(self) -> None:
         """Stop, undoing what start did (deregister)."""
 
-    # Optional: ``problem() -> str | None`` says what keeps discovery from working
-    # (an unreachable backend, say); /health/cluster shows it as "discovery_error".
+    def problem(self) -> str | None:
+        """What keeps discovery from working (an unreachable backend, say), or None;
+        /health/cluster shows it as ``discovery_error``. Optional: the default says None."""
+        return None
 
 
 class Consensus(Protocol):

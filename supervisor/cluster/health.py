@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtest_supervisor.cluster.contracts import NodeStatus, State
+from loadtest_supervisor.cluster.contracts import Consensus, Discovery, NodeStatus, State
 from loadtest_supervisor.metrics.run_totals import RunTotals
 
 
@@ -31,12 +31,12 @@ class ClusterView:
         )
         self._totals: RunTotals | None = None
         self._results: dict[str, Any] | None = None
-        # Set by the node once discovery exists; its optional problem() explains a
-        # node stuck in forming (e.g. its backend is unreachable).
-        self.discovery: Any = None
+        # Set by the node once discovery exists; its problem() explains a node stuck
+        # in forming (e.g. its backend is unreachable).
+        self.discovery: Discovery | None = None
         # Set once consensus runs: health asks it directly, since only consensus knows
         # whether its last status is still vouched for (cheap, never blocks).
-        self.consensus: Any = None
+        self.consensus: Consensus | None = None
 
     @property
     def status(self) -> NodeStatus:
@@ -64,8 +64,7 @@ class ClusterView:
             "peers": max(len(status.members), 1),
             "cluster_ready": ready,
         }
-        problem = getattr(self.discovery, "problem", None)
-        if problem is not None and (error := problem()):
+        if self.discovery is not None and (error := self.discovery.problem()):
             doc["discovery_error"] = error
         return doc
 

@@ -1,9 +1,13 @@
-"""Where peers and health checks reach this node, derived from its listen addresses."""
+"""Who this node is to the others: where peers and health checks reach it, and its context."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from typing import Any
 
+from loadtest_supervisor import __version__
+from loadtest_supervisor.cluster.contracts import NodeContext
 from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.config.models import NodeSettings
 
@@ -33,3 +37,18 @@ def advertise_addr(settings: NodeSettings) -> str:
 def health_url(settings: NodeSettings) -> str:
     """The /health/cluster URL, derived from CLUSTER_HEALTH_ADDR."""
     return f"http://{reachable_addr(settings.health_addr)}/health/cluster"
+
+
+def node_context(settings: NodeSettings, hook: Any, *, version: str = __version__) -> NodeContext:
+    """The context every plugin of this node gets; call it on the node's event loop."""
+    return NodeContext(
+        settings=settings,
+        node_id=settings.node_id,
+        advertise_addr=advertise_addr(settings),
+        health_url=health_url(settings),
+        data_dir=settings.data_dir,
+        loop=asyncio.get_running_loop(),
+        hook=hook,
+        version=version,
+        region=settings.region,
+    )

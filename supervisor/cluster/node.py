@@ -26,13 +26,12 @@ from loadtest_supervisor import __version__
 from loadtest_supervisor.cluster.contracts import (
     Consensus,
     Discovery,
-    NodeContext,
     NodeStatus,
     Peer,
 )
 from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
 from loadtest_supervisor.cluster.health import ClusterView, node_state
-from loadtest_supervisor.cluster.identity import advertise_addr, health_url
+from loadtest_supervisor.cluster.identity import node_context
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
 from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.config.models import NodeSettings
@@ -96,17 +95,7 @@ class ClusterNode:
 
     def __init__(self, settings: NodeSettings, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self.context = NodeContext(
-            settings=settings,
-            node_id=settings.node_id,
-            advertise_addr=advertise_addr(settings),
-            health_url=health_url(settings),
-            data_dir=settings.data_dir,
-            loop=asyncio.get_running_loop(),
-            hook=pm.hook,
-            version=__version__,
-            region=settings.region,
-        )
+        self.context = node_context(settings, pm.hook)
         self.view = ClusterView(settings.node_id, self.context.advertise_addr)
         self._state = "forming"
         self._leader_id: str | None = None

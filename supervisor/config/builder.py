@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from difflib import get_close_matches
 from typing import Any, NamedTuple
 
@@ -24,6 +24,8 @@ from loadtest_supervisor.config.environment import (
     parse_headers_env,
 )
 from loadtest_supervisor.config.errors import is_secret_name, show_value
+from loadtest_supervisor.config.models import NodeSettings
+from loadtest_supervisor.config.plugin_settings import PluginSettings
 from loadtest_supervisor.config.schema import (
     Path,
     dotted,
@@ -77,24 +79,51 @@ def has(tree: dict[Any, Any], path: Path) -> bool:
 class Builder:
     """One load: the merged trees, where each value came from, and the problems found."""
 
-    def __init__(self, label: str | None, base_dir: str | None) -> None:
+    def __init__(
+        self,
+        label: str | None,
+        base_dir: str | None,
+        plugins: Sequence[PluginSettings] = (),
+        *,
+        cluster_mode: bool = True,
+    ) -> None:
         self.label = label
         self.base_dir = base_dir
+        # Plugin sections nest under cluster: like the core's own keys.
+        self.plugins = {p.section: p for p in plugins}
+        self.cluster_mode = cluster_mode
+        self.env_for_path = dict(ENV_FOR_PATH)
+        for plugin in plugins:
+            for var, name in plugin.env.items():
+                self.env_for_path[("cluster", plugin.section, name)] = var
         self.sources: dict[Path, Source] = {}
         self.problems: list[str] = []
         self.warnings: list[str] = []
 
     # -- keys ------------------------------------------------------------------
 
+    def keys_of(self, model: type[BaseModel] | None) -> dict[str, Any]:
+        """The keys of ``model``'s section; the node settings' include the plugins' sections."""
+        keys = keys_of(model)
+        if model is NodeSettings:
+            keys.update({section: p.model for section, p in self.plugins.items()})
+        return keys
+
     def known_keys_only(
         self, tree: dict[Any, Any], model: type[BaseModel] | None, path: Path
     ) -> dict[Any, Any]:
         """``tree`` without the keys ``model`` does not have, each reported with a suggestion."""
-        keys = keys_of(model)
+        keys = self.keys_of(model)
         kept = {}
         for key, value in tree.items():
             if key in keys:
                 kept[key] = self._descend(value, keys[key], (*path, key))
+            elif model is NodeSettings and isinstance(value, dict) and not self.cluster_mode:
+                # A plugin's section; plugins are loaded only in cluster mode.
+                self.warnings.append(
+                    f"{self.label}: {dotted((*path, key))} is not read in standalone mode "
+                    "(plugin settings are read when cluster.enabled is true)"
+                )
             else:
                 self._unknown_key(path, key, sorted(keys))
         return kept
@@ -136,7 +165,7 @@ class Builder:
 
     def record_yaml(self, tree: dict[Any, Any], path: Path, model: type[BaseModel] | None) -> None:
         """Mark what the file sets: leaves of sections, and whole lists and data mappings."""
-        keys = keys_of(model)
+        keys = self.keys_of(model)
         for key, value in tree.items():
             section = section_model(keys.get(key))
             if section is not None and isinstance(value, dict):
@@ -267,7 +296,7 @@ class Builder:
     def _where_to_set(self, path: Path) -> str:
         if self.source_of(path).kind != "default":
             return ""
-        var = ENV_FOR_PATH.get(path)
+        var = self.env_for_path.get(path)
         if var is None:
             return ""
         in_file = self.label or "a --config file"

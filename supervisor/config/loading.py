@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +21,7 @@ from loadtest_supervisor.config.environment import NODE_ENV, clean_env, unknown_
 from loadtest_supervisor.config.errors import ConfigError, show_value
 from loadtest_supervisor.config.load_models import LOAD_MODELS, MODEL_KEYS
 from loadtest_supervisor.config.models import NodeSettings, TestPlan
+from loadtest_supervisor.config.plugin_settings import PluginSettings, unknown_plugin_variables
 from loadtest_supervisor.config.schema import Path, dotted, keys_of
 from loadtest_supervisor.config.values import parse_bool
 from loadtest_supervisor.config.yaml_io import parse_yaml, read_file
@@ -66,8 +67,8 @@ def _load_node(
     cli: list[Override],
     *,
     config_given: bool,
-) -> tuple[NodeSettings | None, bool, list[str]]:
-    """The node settings, whether cluster mode is on (as best it can be told), and the problems."""
+) -> tuple[NodeSettings | None, list[str]]:
+    """The node settings and the problems found in them."""
     cluster = doc.get("cluster", {})
     problems = []
     if not isinstance(cluster, dict):
@@ -93,12 +94,46 @@ def _load_node(
         builder.sources[("cluster", "config_source")] = Source(
             "default", "default (a --config file is given)", ()
         )
+    plugins, plugin_problems = _load_plugin_sections(builder, cluster, env)
     node, node_problems = builder.validate(NodeSettings, cluster, ("cluster",))
+    if node is not None:
+        node = node.with_plugins(plugins)
+    return node, problems + node_problems + plugin_problems
+
+
+def _load_plugin_sections(
+    builder: Builder, cluster: dict[Any, Any], env: Mapping[str, str]
+) -> tuple[dict[str, BaseModel], list[str]]:
+    """Each declared plugin section, validated with the plugin's model; env wins over YAML."""
+    loaded, problems = {}, []
+    for section, declared in builder.plugins.items():
+        tree = {"cluster": {section: cluster.pop(section, {})}}
+        for var, name in declared.env.items():
+            if var in env:
+                path = ("cluster", section, name)
+                builder.put(tree, path, env[var], Source("env", var, path))
+        prefix = ("cluster", section)
+        model, found = builder.validate(declared.model, tree["cluster"][section], prefix)
+        problems += found
+        if model is not None:
+            loaded[section] = model
+    return loaded, problems
+
+
+def _cluster_enabled(doc: dict[Any, Any], env: Mapping[str, str], cli: list[Override]) -> bool:
+    """Whether cluster mode is on, as best it can be told before validation reports why not."""
+    value: Any = False
+    cluster = doc.get("cluster")
+    if isinstance(cluster, dict):
+        value = cluster.get("enabled", False)
+    value = env.get("CLUSTER_ENABLED", value)
+    for path, _, given in cli:
+        if path == ("cluster", "enabled"):
+            value = given
     try:
-        enabled = parse_bool(cluster.get("enabled", False))
+        return parse_bool(value)
     except ValueError:
-        enabled = False
-    return node, enabled, problems + node_problems
+        return False
 
 
 def _load_plan(
@@ -145,23 +180,32 @@ def load_settings(
     config_path: str | None,
     environ: Mapping[str, str],
     overrides: Mapping[str, Any] | None = None,
+    plugins: Callable[[], Sequence[PluginSettings]] | None = None,
 ) -> Settings:
     """Read, merge and validate the configuration; raises ``ConfigError`` listing every problem.
 
     ``overrides`` come from CLI flags: ``{"workers": 4, "duration": 600}`` or dotted
-    YAML keys (``{"load.concurrency": 50}``); a None value is ignored.
+    YAML keys (``{"load.concurrency": 50}``); a None value is ignored. ``plugins``
+    gives the installed plugins' declared settings; it is called only in cluster
+    mode, so that a standalone run imports no plugin.
     """
     doc: dict[Any, Any] = {}
-    builder = Builder(config_path, os.path.dirname(config_path) if config_path else None)
+    problems: list[str] = []
     if config_path is not None:
         doc, problems = parse_yaml(read_file(config_path), config_path)
-        builder.problems.extend(problems)
-    doc = builder.known_keys_only(doc, None, ())
     env = clean_env(environ)
     cli = override_paths(overrides)
-    node, enabled, node_problems = _load_node(
-        builder, doc, env, cli, config_given=config_path is not None
+    enabled = _cluster_enabled(doc, env, cli)
+    declared = tuple(plugins()) if plugins is not None and enabled else ()
+    builder = Builder(
+        config_path,
+        os.path.dirname(config_path) if config_path else None,
+        declared,
+        cluster_mode=enabled,
     )
+    builder.problems.extend(problems)
+    doc = builder.known_keys_only(doc, None, ())
+    node, node_problems = _load_node(builder, doc, env, cli, config_given=config_path is not None)
     plan_doc = {k: v for k, v in doc.items() if k != "cluster"}
     plan = None
     # A cluster node given no plan is fine: it waits for the one the leader commits.
@@ -176,7 +220,11 @@ def load_settings(
         node=node,
         config_path=config_path,
         sources={dotted(path): source.describe() for path, source in builder.sources.items()},
-        warnings=(*builder.warnings, *unknown_env_warnings(environ)),
+        warnings=(
+            *builder.warnings,
+            *unknown_env_warnings(environ),
+            *unknown_plugin_variables(clean_env(environ), declared),
+        ),
     )
 
 
@@ -191,7 +239,7 @@ def load_plan_text(
     unknown keys but otherwise ignored: node settings belong to each machine.
     Pass ``environ`` to let environment variables fill keys the text leaves out.
     """
-    builder = Builder(source, None)
+    builder = Builder(source, None, cluster_mode=False)
     doc, problems = parse_yaml(text, source)
     builder.problems.extend(problems)
     doc = builder.known_keys_only(doc, None, ())

@@ -9,12 +9,14 @@ one pass.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_serializer,
     field_validator,
@@ -63,6 +65,8 @@ from loadtest_supervisor.config.values import (
     non_empty_list,
     optional_mapping,
 )
+
+PluginModel = TypeVar("PluginModel", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -262,9 +266,6 @@ class NodeSettings(_Model):
     advertise_addr: OptPeerAddr = None
     discovery_mode: Text = "static"
     nodes: PeerList = []
-    consul_addr: HttpUrl = "http://127.0.0.1:8500"
-    consul_service_name: Text = "loadtest-cluster"
-    consul_token: OptSecret = None
     secret: OptSecret = None
     tls_cert: OptFile = None
     tls_key: OptFile = None
@@ -278,6 +279,23 @@ class NodeSettings(_Model):
     config_source: OptConfigSource = None
     config_gcs_uri: OptGcsUri = Field(None, validate_default=True)
     config_consul_key: OptText = Field(None, validate_default=True)
+
+    # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
+    _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
+
+    def with_plugins(self, plugins: Mapping[str, BaseModel]) -> NodeSettings:
+        copy = self.model_copy()
+        copy._plugins = dict(plugins)
+        return copy
+
+    @property
+    def plugin_sections(self) -> dict[str, BaseModel]:
+        return dict(self._plugins)
+
+    def plugin(self, section: str, model: type[PluginModel]) -> PluginModel:
+        """One plugin's settings, typed; its defaults when the section was not loaded."""
+        found = self._plugins.get(section)
+        return found if isinstance(found, model) else model()
 
     @field_validator("tls_ca")
     @classmethod

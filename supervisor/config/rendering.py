@@ -7,9 +7,9 @@ import os
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
-from loadtest_supervisor.config.errors import mask_tree
+from loadtest_supervisor.config.errors import MASK, mask_tree
 from loadtest_supervisor.config.loading import Settings
 from loadtest_supervisor.config.models import NodeSettings, TestPlan
 from loadtest_supervisor.config.schema import Path, keys_of, section_model
@@ -34,7 +34,7 @@ def _emit(lines: list[str], indent: int, key: str, value: Any, comment: str) -> 
         lines.append(f"{pad}{key}: {_scalar(value)}{note}")
 
 
-def _emitsection(
+def _emit_section(
     lines: list[str],
     settings: Settings,
     model: type[BaseModel],
@@ -47,7 +47,7 @@ def _emitsection(
         child = (*path, key)
         if section_model(annotation) and isinstance(value, dict):
             lines.append(f"{'  ' * len(path)}{key}:")
-            _emitsection(lines, settings, section_model(annotation), value, child, notes)
+            _emit_section(lines, settings, section_model(annotation), value, child, notes)
             continue
         comment = settings.source_of(child)
         if child in notes:
@@ -74,9 +74,21 @@ def render_effective_config(settings: Settings) -> str:
         lines.append("# no test plan on this node: it runs the plan the cluster leader commits")
     else:
         dumped = mask_tree(settings.plan.model_dump(mode="json", by_alias=True))
-        _emitsection(lines, settings, TestPlan, dumped, (), notes)
+        _emit_section(lines, settings, TestPlan, dumped, (), notes)
     lines.append("cluster:")
-    # Key names mask the secrets here too: consul_token and secret are secret-like names.
+    # Key names mask the secrets here too: secret is a secret-like name.
     dumped = mask_tree(settings.node.model_dump(mode="json"))
-    _emitsection(lines, settings, NodeSettings, dumped, ("cluster",), notes)
+    _emit_section(lines, settings, NodeSettings, dumped, ("cluster",), notes)
+    for section, model in settings.node.plugin_sections.items():
+        lines.append(f"  {section}:")
+        _emit_section(lines, settings, type(model), _masked(model), ("cluster", section), notes)
     return "\n".join(lines) + "\n"
+
+
+def _masked(model: BaseModel) -> dict[str, Any]:
+    """A plugin's settings as JSON values; its secrets, by type or by name, as ***."""
+    dumped = mask_tree(model.model_dump(mode="json"))
+    for name in type(model).model_fields:
+        if isinstance(getattr(model, name), SecretStr):
+            dumped[name] = MASK
+    return dumped

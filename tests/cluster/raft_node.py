@@ -16,8 +16,9 @@ import sys
 import time
 from typing import Any
 
-from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
+from loadtest_supervisor.cluster.contracts import NodeStatus, Peer
 from loadtest_supervisor.cluster.grpc_server import start_grpc_server
+from loadtest_supervisor.cluster.identity import node_context
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
 from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.logs import configure_logging
@@ -69,22 +70,14 @@ async def main() -> None:
         secret=args.secret,
         data_dir=args.data_dir,
     )
-    context = NodeContext(
-        settings=settings,
-        node_id=args.node_id,
-        advertise_addr=args.bind,
-        health_url="",
-        data_dir=args.data_dir,
-        loop=asyncio.get_running_loop(),
-        hook=None,
-        version="test",
-    )
+    context = node_context(settings, hook=None, version="test")
     auth = PeerAuth.from_settings(settings, args.node_id)
-    consensus = raft.loadtest_make_consensus(context)
+    plugin = raft.RaftPlugin()
+    consensus = plugin.loadtest_make_consensus(context)
     server = await start_grpc_server(
         args.bind,
         auth,
-        lambda s: raft.loadtest_register_grpc_services(s, context),
+        lambda s: plugin.loadtest_register_grpc_services(s, context),
         node_id=args.node_id,
         advertise_addr=args.bind,
         version="test",

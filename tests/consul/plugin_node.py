@@ -24,20 +24,21 @@ import pluggy
 
 from loadtest_supervisor.cluster.contracts import NodeContext
 from loadtest_supervisor.cluster.health import ClusterView
+from loadtest_supervisor.cluster.identity import node_context
 from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
 from loadtest_supervisor.plugin_manager import build_plugin_manager
+from loadtest_supervisor.plugins.consul_discovery import ConsulConfig
 from tests.services import LOOPBACK, free_port
 
 
-def node_settings(consul_url: str, service: str, node_id: str, **extra: Any) -> NodeSettings:
-    return NodeSettings(
-        node_id=node_id,
-        discovery_mode="consul",
-        consul_addr=consul_url,
-        consul_service_name=service,
-        **extra,
-    )
+def node_settings(
+    consul_url: str, service: str, node_id: str, consul_token: str | None = None, **extra: Any
+) -> NodeSettings:
+    """Node settings as load_settings makes them, the Consul plugin's section included."""
+    consul = ConsulConfig(addr=consul_url, service_name=service, token=consul_token)
+    settings = NodeSettings(node_id=node_id, discovery_mode="consul", **extra)
+    return settings.with_plugins({"consul": consul})
 
 
 class PluginNode:
@@ -59,17 +60,13 @@ class PluginNode:
         self.api = await serve_http_api(
             build_app(ClusterView(self.node_id, f"{LOOPBACK}:{self.grpc_port}")), LOOPBACK, port
         )
-        self.context = NodeContext(
-            settings=self.settings,
-            node_id=self.node_id,
-            advertise_addr=f"{LOOPBACK}:{self.grpc_port}",
-            health_url=f"http://{LOOPBACK}:{port}/health/cluster",
-            data_dir=str(self.data_dir),
-            loop=asyncio.get_running_loop(),
-            hook=self.pm.hook,
-            version="test-version",
-            region=self.settings.region,
-        )
+        addresses = {
+            "advertise_addr": f"{LOOPBACK}:{self.grpc_port}",
+            "health_addr": f"{LOOPBACK}:{port}",
+            "data_dir": str(self.data_dir),
+        }
+        settings = self.settings.model_copy(update=addresses)
+        self.context = node_context(settings, self.pm.hook, version="test-version")
         self.discovery = self.pm.hook.loadtest_make_discovery(context=self.context)
         return self
 

@@ -14,7 +14,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from loadtest_supervisor.cluster.contracts import NodeContext, Peer
+from loadtest_supervisor.cluster.contracts import Discovery, NodeContext, Peer
 from loadtest_supervisor.hookspecs import hookimpl
 
 PATH_VAR = "FILE_DISCOVERY_PATH"
@@ -28,7 +28,7 @@ def loadtest_make_discovery(context: NodeContext) -> FileDiscovery:
     return FileDiscovery(Path(path))
 
 
-class FileDiscovery:
+class FileDiscovery(Discovery):
     def __init__(self, path: Path) -> None:
         self.path = path
 
