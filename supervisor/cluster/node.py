@@ -34,6 +34,7 @@ from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.identity import node_context
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
 from loadtest_supervisor.config.addresses import split_host_port
+from loadtest_supervisor.config.loading import Settings
 from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
@@ -57,7 +58,7 @@ class NodeStartError(Exception):
         self.code = code
 
 
-async def run_cluster_node(settings: Any, log_level: str = "INFO") -> int:
+async def run_cluster_node(settings: Settings, log_level: str = "INFO") -> int:
     """Run this machine as a cluster node until SIGINT/SIGTERM; returns the exit code.
 
     ``settings`` is the loaded Settings (its ``node`` part is used; a node given no

@@ -30,6 +30,7 @@ from typing import Any
 
 import grpc
 
+from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class PeerAuth:
         return "+".join(parts) or "insecure"
 
     @classmethod
-    def from_settings(cls, settings: Any, node_id: str) -> PeerAuth:
+    def from_settings(cls, settings: NodeSettings, node_id: str) -> PeerAuth:
         """Build from ``NodeSettings``; refuse to run unauthenticated unless told to."""
         secret = settings.secret.get_secret_value().encode() if settings.secret else None
         tls = None

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from time import monotonic
-from typing import Any
 
+from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.scenario import SetupError, compile_plan
 from loadtest_supervisor.engine.worker import STOP_GRACE, worker_main
 from loadtest_supervisor.logs import log_event
@@ -53,7 +53,7 @@ class _Worker:
 class LoadRun:
     """One standalone run of a test plan on this machine's workers."""
 
-    def __init__(self, plan: Any, workers: int) -> None:
+    def __init__(self, plan: TestPlan, workers: int) -> None:
         # Compile once here so bad TLS material fails before any process starts.
         compile_plan(plan)
         self.plan = plan

@@ -26,6 +26,7 @@ from time import monotonic
 from typing import Any
 
 from loadtest_supervisor.config.load_models import RateCurve, rate_curve
+from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.checks import CheckFailed, decode_json_if
 from loadtest_supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
 from loadtest_supervisor.engine.scenario import (
@@ -347,7 +348,7 @@ def worker_main(
     pipe: Pipe,
     slot: int,
     incarnation: int,
-    plan: Any,
+    plan: TestPlan,
     connections: int,
     rate_share: float,
 ) -> None:

@@ -12,10 +12,10 @@ import re
 import subprocess
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from types import SimpleNamespace
 
 import pytest
 
+from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.plugin_manager import PluginError, build_plugin_manager
 from tests.cluster.conftest import SECRET
 from tests.cluster.harness import ClusterHarness
@@ -45,7 +45,7 @@ def test_unknown_discovery_mode_is_a_startup_error_listing_installed_names(tmp_p
 
 
 def test_unknown_consensus_lists_installed_names() -> None:
-    settings = SimpleNamespace(discovery_mode="static", config_source=None)
+    settings = NodeSettings(node_id="n1", discovery_mode="static")
     with pytest.raises(PluginError, match=r"no such consensus plugin; installed: .*raft"):
         build_plugin_manager(settings, consensus="paxos")
 
