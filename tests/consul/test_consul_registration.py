@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from loadtest_supervisor.config.errors import ConfigError
+from loadtest_supervisor.config.loading import load_settings
+from loadtest_supervisor.plugin_manager import declared_settings
 from loadtest_supervisor.plugins.consul_discovery.consul_settings import (
+    ConsulConfig,
     ConsulSettings,
-    ConsulSettingsError,
 )
 from tests.consul.catalog import catalog_tags
 from tests.consul.plugin_node import PluginNode, eventually, node_settings
@@ -95,14 +98,20 @@ def test_registration_shape(consul: ConsulAgent, service: str, tmp_path: Path) -
         stub.stop()
 
 
-def test_defaults_and_setting_errors_name_the_variable(consul: ConsulAgent) -> None:
-    settings = node_settings(consul.url, "x", "node-x")
-    defaults = ConsulSettings.from_node_settings(settings, environ={})
+CLUSTER = {"CLUSTER_ENABLED": "true", "CLUSTER_INSECURE": "true", "CLUSTER_NODE_ID": "n1"}
+
+
+def test_defaults_and_setting_errors_name_the_variable() -> None:
+    def consul(env: dict[str, str]) -> ConsulSettings:
+        settings = load_settings(None, {**CLUSTER, **env}, None, declared_settings)
+        return ConsulSettings.from_config(settings.node.plugin("consul", ConsulConfig))
+
+    defaults = consul({})
     assert (defaults.check_interval_s, defaults.check_timeout_s) == (5.0, 2.0)
     assert defaults.deregister_after_s == 60.0 and defaults.anti_entropy_interval_s == 10.0
     assert defaults.bootstrap_expect == 3
     assert defaults.liveness_ttl_s == 1.0
-    short = ConsulSettings.from_node_settings(settings, environ={"CONSUL_CHECK_INTERVAL": "1s"})
+    short = consul({"CONSUL_CHECK_INTERVAL": "1s"})
     assert short.check_timeout_s == 1.0, "the 2 s default timeout gives way to a 1 s interval"
     bad = {
         "CONSUL_CHECK_INTERVAL": "soon",
@@ -112,12 +121,11 @@ def test_defaults_and_setting_errors_name_the_variable(consul: ConsulAgent) -> N
         "CONSUL_LIVENESS_TTL": "100ms",
     }
     for name, value in bad.items():
-        with pytest.raises(ConsulSettingsError, match=name):
-            ConsulSettings.from_node_settings(settings, environ={name: value})
-    with pytest.raises(ConsulSettingsError, match="CONSUL_LIVENESS_TTL"):
-        ConsulSettings.from_node_settings(settings, environ={"CONSUL_LIVENESS_TTL": "soon"})
-    ttl = ConsulSettings.from_node_settings(settings, environ={"CONSUL_LIVENESS_TTL": "2s"})
-    assert ttl.liveness_ttl_s == 2.0
+        with pytest.raises(ConfigError, match=f"{name}='{value}': "):
+            consul({name: value})
+    with pytest.raises(ConfigError, match="CONSUL_LIVENESS_TTL"):
+        consul({"CONSUL_LIVENESS_TTL": "soon"})
+    assert consul({"CONSUL_LIVENESS_TTL": "2s"}).liveness_ttl_s == 2.0
 
 
 def test_token_sent_on_every_call_and_never_logged(

@@ -50,11 +50,8 @@ def test_defaults() -> None:
     assert node.node_id == socket.gethostname()
     assert (node.region, node.advertise_addr, node.discovery_mode) == (None, None, "static")
     assert node.nodes == []
-    assert (node.consul_addr, node.consul_service_name) == (
-        "http://127.0.0.1:8500",
-        "loadtest-cluster",
-    )
-    assert (node.consul_token, node.secret, node.insecure) == (None, None, False)
+    assert node.plugin_sections == {}  # standalone: no plugin is loaded, nor its settings
+    assert (node.secret, node.insecure) == (None, False)
     assert (node.tls_cert, node.tls_key, node.tls_ca) == (None, None, None)
     assert node.data_dir == "./data/cluster"
     assert node.config_source is None  # no --config given
@@ -170,8 +167,6 @@ def test_tls_env_files(tmp_path: Path) -> None:
         ({"CLUSTER_ADVERTISE_ADDR": "203.0.113.7:7000"}, "advertise_addr", "203.0.113.7:7000"),
         ({"DISCOVERY_MODE": "consul"}, "discovery_mode", "consul"),
         ({"CLUSTER_NODES": "ip1:7000, ip2:7000,"}, "nodes", ["ip1:7000", "ip2:7000"]),
-        ({"CONSUL_ADDR": "https://consul:8501"}, "consul_addr", "https://consul:8501"),
-        ({"CONSUL_SERVICE_NAME": "lt"}, "consul_service_name", "lt"),
         ({"CLUSTER_INSECURE": "true"}, "insecure", True),
         ({"CLUSTER_DATA_DIR": "/var/lib/lt"}, "data_dir", "/var/lib/lt"),
         (
@@ -196,11 +191,10 @@ def test_node_env_vars(env: dict[str, str], attribute: str, expected: Any) -> No
 
 
 def test_node_secrets_from_env_are_secret_strings() -> None:
-    node = load(CONSUL_HTTP_TOKEN="tok-123", CLUSTER_SECRET="s3cret").node
-    assert node.consul_token is not None and node.secret is not None
-    assert node.consul_token.get_secret_value() == "tok-123"
+    node = load(CLUSTER_SECRET="s3cret").node
+    assert node.secret is not None
     assert node.secret.get_secret_value() == "s3cret"
-    assert "tok-123" not in repr(node) and "s3cret" not in repr(node)
+    assert "s3cret" not in repr(node)
 
 
 def test_node_tls_from_env(tmp_path: Path) -> None:
@@ -317,11 +311,6 @@ def test_env_var_bad_integer() -> None:
             {"CLUSTER_ADVERTISE_ADDR": "0.0.0.0:0"},
             "CLUSTER_ADVERTISE_ADDR='0.0.0.0:0': must be host:port (IPv6 as [addr]:port), "
             "e.g. 10.0.0.5:7000",
-        ),
-        (
-            {"CONSUL_ADDR": "consul:8500"},
-            "CONSUL_ADDR='consul:8500': must be an http:// or https:// URL with a host, "
-            "e.g. http://127.0.0.1:8080/path",
         ),
         (
             {"CLUSTER_CONFIG_SOURCE": "s3"},

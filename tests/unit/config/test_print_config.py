@@ -14,6 +14,7 @@ from loadtest_supervisor.config.errors import ConfigError
 from loadtest_supervisor.config.loading import load_plan_text, load_settings
 from loadtest_supervisor.config.rendering import render_effective_config
 from loadtest_supervisor.config.yaml_io import dump_plan
+from loadtest_supervisor.plugin_manager import declared_settings
 from tests.unit.config.loading import URL, config, problems
 
 SECRETS = {
@@ -34,7 +35,10 @@ thresholds: ["p99 < 1s"]
 cluster: {region: eu}
 """
     )
-    text = render_effective_config(load_settings(path, SECRETS))
+    cluster = {"CLUSTER_ENABLED": "true", "CLUSTER_NODE_ID": "n1"}
+    text = render_effective_config(
+        load_settings(path, {**SECRETS, **cluster}, None, declared_settings)
+    )
     for secret in (
         "consul-tok-9f8e",
         "cluster-s3cr3t",
@@ -46,11 +50,12 @@ cluster: {region: eu}
     ):
         assert secret not in text
     assert "plain-value" in text
-    assert "consul_token: '***'  # from env CONSUL_HTTP_TOKEN" in text
+    assert "    token: '***'  # from env CONSUL_HTTP_TOKEN" in text  # the Consul plugin's
     assert "secret: '***'  # from env CLUSTER_SECRET" in text
     assert "url: http://user:***@h/  # from test.yaml" in text
     assert "Authorization: '***'" in text
     assert yaml.safe_load(text)["cluster"]["secret"] == "***"
+    assert yaml.safe_load(text)["cluster"]["consul"]["token"] == "***"
 
 
 def test_secrets_never_in_error_messages() -> None:
@@ -67,6 +72,7 @@ cluster: {secret: [yaml-secret-2]}
         "JSON_PAYLOAD": "x",
         "SEND_JSON": "true",
         "CONSUL_ADDR": "http://u:env-secret-4@consul",
+        "CLUSTER_ENABLED": "true",  # so that the Consul plugin's settings are read
     }
     text = "\n".join(problems(path, env))
     assert "test.yaml: target.headers.Authorization='***': must be a string header value" in text
