@@ -16,6 +16,7 @@ from typing import Any
 from loadtest_supervisor.engine.runner import LoadRun, RunOutcome
 from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.event_loop import run_loop
+from loadtest_supervisor.exit_codes import ExitCode, verdict
 from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.progress import ProgressLine
@@ -24,11 +25,6 @@ from loadtest_supervisor.thresholds import evaluate_thresholds
 from rich.console import Console
 
 log = logging.getLogger("loadtest.standalone")
-
-EXIT_PASSED = 0
-EXIT_FAILED = 1
-EXIT_CANNOT_RUN = 3
-EXIT_INTERRUPTED = 130
 
 
 def run_standalone(settings: Any, out_path: str | None = None, log_level: str = "INFO") -> int:
@@ -71,7 +67,7 @@ async def _run(settings: Any, out_path: str | None) -> int:
         run = LoadRun(plan, plan.load.workers or os.cpu_count() or 1)
     except SetupError as exc:
         console.print(f"loadtest-supervisor: cannot run: {exc}", style="red", highlight=False)
-        return EXIT_CANNOT_RUN
+        return ExitCode.CANNOT_RUN
     node = StandaloneNode(settings.node.node_id)
     node.set_totals(run.totals)
     api = await _start_api(settings, node)
@@ -88,7 +84,7 @@ async def _run(settings: Any, out_path: str | None) -> int:
         outcome = await run.run(stop)
     except SetupError as exc:
         console.print(f"loadtest-supervisor: cannot run: {exc}", style="red", highlight=False)
-        return EXIT_CANNOT_RUN
+        return ExitCode.CANNOT_RUN
     finally:
         ticker.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -99,13 +95,13 @@ async def _run(settings: Any, out_path: str | None) -> int:
     results = run_results(plan, outcome)
     node.set_results(results)
     print_summary(console, results)
-    code = _exit_code(results, outcome)
+    code = verdict(results)
     if out_path:
         try:
             write_results_json(out_path, results)
         except OSError as exc:
             console.print(f"loadtest-supervisor: cannot write {out_path}: {exc.strerror or exc}")
-            code = code or EXIT_CANNOT_RUN
+            code = code or ExitCode.CANNOT_RUN
     if api is not None:
         await api.stop()
     return code
@@ -145,9 +141,3 @@ def _failure_reasons(results: dict[str, Any], checked: list[Any]) -> list[str]:
     elif results["errors_total"] == results["requests_total"]:
         reasons.append("no request succeeded")
     return reasons
-
-
-def _exit_code(results: dict[str, Any], outcome: RunOutcome) -> int:
-    if outcome.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_PASSED if results["passed"] else EXIT_FAILED
