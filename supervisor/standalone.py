@@ -13,6 +13,7 @@ import os
 import signal
 from typing import Any
 
+from loadtest_supervisor.config_types import split_host_port
 from loadtest_supervisor.engine.runner import LoadRun, RunOutcome
 from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.event_loop import run_loop
@@ -34,15 +35,10 @@ def run_standalone(settings: Any, out_path: str | None = None, log_level: str = 
     return run_loop(_run(settings, out_path))
 
 
-def _split_addr(addr: str) -> tuple[str, int]:
-    host, _, port = addr.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 async def _start_api(settings: Any, node: StandaloneNode) -> HttpApiServer | None:
     if not settings.node.http_api:
         return None
-    host, port = _split_addr(settings.node.health_addr)
+    host, port = split_host_port(settings.node.health_addr)
     try:
         server = await serve_http_api(build_app(node), host, port)
     except OSError as exc:
