@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
 def run(args: argparse.Namespace) -> int:
     demo = None
     if args.demo_target:
-        from loadtest_supervisor.demo_process import DemoTarget
+        from loadtest_supervisor.demo.process import DemoTarget
 
         demo = DemoTarget.start()
     try:

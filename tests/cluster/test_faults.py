@@ -1,6 +1,6 @@
 """The fault tools really cut, freeze and kill: checked against real demo targets.
 
-Two ``loadtest_supervisor.demo_target`` processes listen on 127.0.0.21 and 127.0.0.22 (the
+Two ``loadtest_supervisor.demo.target`` processes listen on 127.0.0.21 and 127.0.0.22 (the
 cluster tests use .11-.15, so these never touch them), each in its own session.
 """
 
@@ -55,7 +55,7 @@ def targets(tmp_path: Path) -> Iterator[dict[str, Target]]:
                 [
                     sys.executable,
                     "-m",
-                    "loadtest_supervisor.demo_target",
+                    "loadtest_supervisor.demo.target",
                     "--host",
                     host,
                     "--port",

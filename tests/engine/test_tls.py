@@ -137,7 +137,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 def _start_target(workdir: Path, pki: Pki, *, mtls: bool) -> tuple[ManagedProcess, int]:
     port = free_port()
-    argv = [sys.executable, "-m", "loadtest_supervisor.demo_target", "--host", LOOPBACK]
+    argv = [sys.executable, "-m", "loadtest_supervisor.demo.target", "--host", LOOPBACK]
     argv += ["--port", str(port), "--tls-cert", str(pki.server_cert)]
     argv += ["--tls-key", str(pki.server_key)]
     if mtls:

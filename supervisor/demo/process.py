@@ -1,4 +1,4 @@
-"""Runs the demo target (``loadtest_supervisor.demo_target``) as a child process on 127.0.0.1.
+"""Runs the demo target (``loadtest_supervisor.demo.target``) as a child process on 127.0.0.1.
 
 A separate process, so the target never competes with the supervisor's loop and
 the numbers the demo prints are the engine's, not a shared event loop's.
@@ -23,7 +23,7 @@ class DemoTarget:
             [
                 sys.executable,
                 "-m",
-                "loadtest_supervisor.demo_target",
+                "loadtest_supervisor.demo.target",
                 "--host",
                 host,
                 "--port",
