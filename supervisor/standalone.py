@@ -22,7 +22,7 @@ from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_ap
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.progress import ProgressLine
 from loadtest_supervisor.report import build_results, print_summary, write_results_json
-from loadtest_supervisor.thresholds import evaluate_thresholds
+from loadtest_supervisor.results.thresholds import evaluate_thresholds
 from rich.console import Console
 
 log = logging.getLogger("loadtest.standalone")
