@@ -16,15 +16,9 @@ from loadtest_supervisor.metrics.stats import ERROR_KINDS, MergedStats
 from rich.console import Console
 from rich.table import Table
 
-LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "p9999", "max")
-
 
 def _latency_ms(stats: MergedStats) -> dict[str, float]:
-    latency = stats.latency_ms()
-    hist = stats.histogram
-    # The design promises percentiles up to p99.99, which MergedStats does not compute.
-    latency["p9999"] = hist.get_value_at_percentile(99.99) / 1000 if hist.get_total_count() else 0.0
-    return {key: round(latency[key], 3) for key in LATENCY_KEYS}
+    return {key: round(ms, 3) for key, ms in stats.latency_ms().items()}
 
 
 def _errors(stats: MergedStats) -> dict[str, int]:
