@@ -14,15 +14,16 @@ import signal
 from typing import Any
 
 from loadtest_supervisor.config_types import split_host_port
-from loadtest_supervisor.engine.runner import LoadRun, RunOutcome
+from loadtest_supervisor.engine.runner import LoadRun
 from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.event_loop import run_loop
 from loadtest_supervisor.exit_codes import ExitCode, verdict
 from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.progress import ProgressLine
-from loadtest_supervisor.report import build_results, print_summary, write_results_json
-from loadtest_supervisor.results.thresholds import evaluate_thresholds
+from loadtest_supervisor.results.document import build_results
+from loadtest_supervisor.results.json_file import write_results_json
+from loadtest_supervisor.results.summary import print_summary
 from rich.console import Console
 
 log = logging.getLogger("loadtest.standalone")
@@ -88,7 +89,7 @@ async def _run(settings: Any, out_path: str | None) -> int:
     progress.update(outcome.duration_s, outcome.totals.total())
     progress.stop()
 
-    results = run_results(plan, outcome)
+    results = build_results(plan, outcome)
     node.set_results(results)
     print_summary(console, results)
     code = verdict(results)
@@ -101,39 +102,3 @@ async def _run(settings: Any, out_path: str | None) -> int:
     if api is not None:
         await api.stop()
     return code
-
-
-def run_results(plan: Any, outcome: RunOutcome) -> dict[str, Any]:
-    """The results document of a finished run: totals, thresholds checked, pass/fail."""
-    results = build_results(
-        outcome.totals,
-        outcome.duration_s,
-        target=plan.target.url,
-        load_model=plan.load.model,
-        worker_restarts=outcome.worker_restarts,
-        interrupted=outcome.interrupted,
-    )
-    checked = evaluate_thresholds(plan.thresholds, results)
-    results["thresholds"] = [
-        {"threshold": c.threshold.text, "actual": c.actual, "passed": c.passed} for c in checked
-    ]
-    results["failures"] = _failure_reasons(results, checked)
-    results["passed"] = not results["failures"]
-    return results
-
-
-def _failure_reasons(results: dict[str, Any], checked: list[Any]) -> list[str]:
-    reasons = [
-        f"threshold {c.threshold.text} not met (actual {c.actual:,.3f})"
-        for c in checked
-        if not c.passed
-    ]
-    if results["errors"]["assertion"]:
-        reasons.append(f"{results['errors']['assertion']:,} requests failed an assertion")
-    # A run where nothing succeeded measured only the failure (a target that is down,
-    # a wrong port, a certificate it refused): CI must not read that as a pass.
-    if results["requests_total"] == 0:
-        reasons.append("no request was sent")
-    elif results["errors_total"] == results["requests_total"]:
-        reasons.append("no request succeeded")
-    return reasons

@@ -130,7 +130,7 @@ def _actual(metric: str, results: Mapping[str, Any]) -> float:
 def evaluate_thresholds(
     thresholds: Iterable[Threshold], results: Mapping[str, Any]
 ) -> list[ThresholdResult]:
-    """Check each threshold against a results document (see ``report.build_results``).
+    """Check each threshold against a results document (see ``results.document.build_results``).
 
     A threshold whose metric has no value (NaN) fails.
     """
