@@ -14,8 +14,8 @@ import socket
 from typing import Any, Protocol
 
 import uvicorn
+from loadtest_supervisor.live.prometheus import build_registry
 from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.prometheus_metrics import build_registry
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request

@@ -19,8 +19,8 @@ from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.event_loop import run_loop
 from loadtest_supervisor.exit_codes import ExitCode, verdict
 from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
+from loadtest_supervisor.live.progress import ProgressLine
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
-from loadtest_supervisor.progress import ProgressLine
 from loadtest_supervisor.results.document import build_results
 from loadtest_supervisor.results.json_file import write_results_json
 from loadtest_supervisor.results.summary import print_summary

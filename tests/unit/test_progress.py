@@ -1,8 +1,8 @@
 import io
 
 import pytest
+from loadtest_supervisor.live.progress import ProgressLine
 from loadtest_supervisor.metrics.stats import MergedStats, Stats
-from loadtest_supervisor.progress import ProgressLine
 from rich.console import Console
 
 HDR = 1e-3
