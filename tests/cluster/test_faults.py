@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from loadtest_supervisor.demo.target import target_command
 
 from tests.cluster.faults import (
     TAG,
@@ -52,15 +53,7 @@ def targets(tmp_path: Path) -> Iterator[dict[str, Target]]:
         for host in (A, B):
             process = ManagedProcess(
                 f"demo-{host}",
-                [
-                    sys.executable,
-                    "-m",
-                    "loadtest_supervisor.demo.target",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                ],
+                target_command(host, port),
                 log_path=tmp_path / f"demo-{host}.log",
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             ).start()
