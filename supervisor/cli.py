@@ -1,8 +1,6 @@
 """The ``loadtest-supervisor`` command: parse arguments, load settings, run.
 
-Exit codes: 0 the test passed; 1 a threshold or an assertion failed, or no
-request succeeded; 2 bad usage or configuration; 3 the test could not run; 130
-stopped by Ctrl-C or SIGTERM (the summary is still printed).
+It exits with one of ``exit_codes.ExitCode``; argparse's own usage errors exit 2 too.
 """
 
 from __future__ import annotations
@@ -16,8 +14,7 @@ from loadtest_supervisor.config.errors import ConfigError
 from loadtest_supervisor.config.loading import load_settings
 from loadtest_supervisor.config.plugin_settings import PluginSettings
 from loadtest_supervisor.config.rendering import render_effective_config
-
-EXIT_CONFIG = 2
+from loadtest_supervisor.exit_codes import ExitCode
 
 
 def _positive_int(text: str) -> int:
@@ -77,7 +74,7 @@ def _plugin_settings() -> list[PluginSettings]:
 def run(args: argparse.Namespace) -> int:
     demo = None
     if args.demo_target:
-        from loadtest_supervisor.demo_process import DemoTarget
+        from loadtest_supervisor.demo.process import DemoTarget
 
         demo = DemoTarget.start()
     try:
@@ -88,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
             settings = load_settings(args.config, os.environ, overrides, _plugin_settings)
         except ConfigError as exc:
             print(f"loadtest-supervisor: configuration error\n{exc}", file=sys.stderr)
-            return EXIT_CONFIG
+            return ExitCode.CONFIG
         if args.print_config:
             print(render_effective_config(settings), end="")
-            return 0
+            return ExitCode.OK
         for warning in settings.warnings:
             print(f"loadtest-supervisor: warning: {warning}", file=sys.stderr)
         if settings.node.enabled:

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from loadtest_supervisor.live.prometheus import build_registry
 from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.prometheus_metrics import build_registry
 
 # A scrape or fetch still in flight at shutdown must not hold the supervisor's exit.
 GRACEFUL_SHUTDOWN_S = 3

@@ -11,43 +11,36 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Any
 
 from rich.console import Console
 
-from loadtest_supervisor.engine.runner import LoadRun, RunOutcome
+from loadtest_supervisor.config.addresses import split_host_port
+from loadtest_supervisor.config.loading import Settings
+from loadtest_supervisor.engine.runner import LoadRun
 from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.event_loop import run_loop
+from loadtest_supervisor.exit_codes import ExitCode, verdict
 from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
+from loadtest_supervisor.live.progress import ProgressLine
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
-from loadtest_supervisor.progress import ProgressLine
-from loadtest_supervisor.report import build_results, print_summary, write_results_json
-from loadtest_supervisor.thresholds import evaluate_thresholds
+from loadtest_supervisor.results.document import build_results
+from loadtest_supervisor.results.json_file import write_results_json
+from loadtest_supervisor.results.summary import print_summary
 
 log = logging.getLogger("loadtest.standalone")
 
-EXIT_PASSED = 0
-EXIT_FAILED = 1
-EXIT_CANNOT_RUN = 3
-EXIT_INTERRUPTED = 130
 
-
-def run_standalone(settings: Any, out_path: str | None = None, log_level: str = "INFO") -> int:
+def run_standalone(settings: Settings, out_path: str | None = None, log_level: str = "INFO") -> int:
     """Run the plan to completion (or Ctrl-C/SIGTERM) and return the exit code."""
     configure_logging(log_level)
     bind_context(node_id=settings.node.node_id, state="standalone")
     return run_loop(_run(settings, out_path))
 
 
-def _split_addr(addr: str) -> tuple[str, int]:
-    host, _, port = addr.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-async def _start_api(settings: Any, node: StandaloneNode) -> HttpApiServer | None:
+async def _start_api(settings: Settings, node: StandaloneNode) -> HttpApiServer | None:
     if not settings.node.http_api:
         return None
-    host, port = _split_addr(settings.node.health_addr)
+    host, port = split_host_port(settings.node.health_addr)
     try:
         server = await serve_http_api(build_app(node), host, port)
     except OSError as exc:
@@ -65,14 +58,14 @@ async def _show_progress(progress: ProgressLine, run: LoadRun) -> None:
             progress.update(run.elapsed, run.totals.total())
 
 
-async def _run(settings: Any, out_path: str | None) -> int:
+async def _run(settings: Settings, out_path: str | None) -> int:
     plan = settings.plan
     console = Console()
     try:
         run = LoadRun(plan, plan.load.workers or os.cpu_count() or 1)
     except SetupError as exc:
         console.print(f"loadtest-supervisor: cannot run: {exc}", style="red", highlight=False)
-        return EXIT_CANNOT_RUN
+        return ExitCode.CANNOT_RUN
     node = StandaloneNode(settings.node.node_id)
     node.set_totals(run.totals)
     api = await _start_api(settings, node)
@@ -89,7 +82,7 @@ async def _run(settings: Any, out_path: str | None) -> int:
         outcome = await run.run(stop)
     except SetupError as exc:
         console.print(f"loadtest-supervisor: cannot run: {exc}", style="red", highlight=False)
-        return EXIT_CANNOT_RUN
+        return ExitCode.CANNOT_RUN
     finally:
         ticker.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -97,58 +90,16 @@ async def _run(settings: Any, out_path: str | None) -> int:
     progress.update(outcome.duration_s, outcome.totals.total())
     progress.stop()
 
-    results = run_results(plan, outcome)
+    results = build_results(plan, outcome)
     node.set_results(results)
     print_summary(console, results)
-    code = _exit_code(results, outcome)
+    code = verdict(results)
     if out_path:
         try:
             write_results_json(out_path, results)
         except OSError as exc:
             console.print(f"loadtest-supervisor: cannot write {out_path}: {exc.strerror or exc}")
-            code = code or EXIT_CANNOT_RUN
+            code = code or ExitCode.CANNOT_RUN
     if api is not None:
         await api.stop()
     return code
-
-
-def run_results(plan: Any, outcome: RunOutcome) -> dict[str, Any]:
-    """The results document of a finished run: totals, thresholds checked, pass/fail."""
-    results = build_results(
-        outcome.totals,
-        outcome.duration_s,
-        target=plan.target.url,
-        load_model=plan.load.model,
-        worker_restarts=outcome.worker_restarts,
-        interrupted=outcome.interrupted,
-    )
-    checked = evaluate_thresholds(plan.thresholds, results)
-    results["thresholds"] = [
-        {"threshold": c.threshold.text, "actual": c.actual, "passed": c.passed} for c in checked
-    ]
-    results["failures"] = _failure_reasons(results, checked)
-    results["passed"] = not results["failures"]
-    return results
-
-
-def _failure_reasons(results: dict[str, Any], checked: list[Any]) -> list[str]:
-    reasons = [
-        f"threshold {c.threshold.text} not met (actual {c.actual:,.3f})"
-        for c in checked
-        if not c.passed
-    ]
-    if results["errors"]["assertion"]:
-        reasons.append(f"{results['errors']['assertion']:,} requests failed an assertion")
-    # A run where nothing succeeded measured only the failure (a target that is down,
-    # a wrong port, a certificate it refused): CI must not read that as a pass.
-    if results["requests_total"] == 0:
-        reasons.append("no request was sent")
-    elif results["errors_total"] == results["requests_total"]:
-        reasons.append("no request succeeded")
-    return reasons
-
-
-def _exit_code(results: dict[str, Any], outcome: RunOutcome) -> int:
-    if outcome.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_PASSED if results["passed"] else EXIT_FAILED

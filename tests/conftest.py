@@ -9,7 +9,7 @@ loopback ports and stops its whole process group at teardown, pass or fail.
     consul_template  ConsulTemplate bound to `consul`: .render_once(tpl, dest) .start(tpl, dest)
     gcs              fake-gcs-server (session): .emulator_host .url .env() .client()
     nginx            nginx (session): .url .port, serves Nginx.body at / with keep-alive
-    http_target      loadtest_supervisor.demo_target (session): .url .host .port
+    http_target      loadtest_supervisor.demo.target (session): .url .host .port
     http_target_factory  http_target_factory() -> a new HttpTarget of this test's own
 """
 

@@ -36,15 +36,12 @@ from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
 from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.config.loading import Settings
 from loadtest_supervisor.config.models import NodeSettings
+from loadtest_supervisor.exit_codes import ExitCode
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.plugin_manager import PluginError, build_plugin_manager
 
 log = logging.getLogger("loadtest.node")
-
-EXIT_STOPPED = 0
-EXIT_CONFIG = 2
-EXIT_CANNOT_RUN = 3
 
 DISCOVERY_POLL_S = 2.0
 GRPC_GRACE_S = 1.0
@@ -71,7 +68,7 @@ async def run_cluster_node(settings: Settings, log_level: str = "INFO") -> int:
         pm = build_plugin_manager(node_settings)
     except PluginError as exc:
         print(f"loadtest-supervisor: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -88,7 +85,7 @@ async def run_cluster_node(settings: Settings, log_level: str = "INFO") -> int:
         await node.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    return EXIT_STOPPED
+    return ExitCode.OK
 
 
 class ClusterNode:
@@ -121,7 +118,7 @@ class ClusterNode:
         try:
             auth = PeerAuth.from_settings(settings, settings.node_id)
         except ClusterSetupError as exc:
-            raise NodeStartError(str(exc), EXIT_CONFIG) from exc
+            raise NodeStartError(str(exc), ExitCode.CONFIG) from exc
         discovery: Discovery = self._make("discovery", self.pm.hook.loadtest_make_discovery)
         consensus: Consensus = self._make("consensus", self.pm.hook.loadtest_make_consensus)
         try:
@@ -134,7 +131,7 @@ class ClusterNode:
                 version=__version__,
             )
         except ClusterSetupError as exc:  # the port is taken or not bindable here
-            raise NodeStartError(str(exc), EXIT_CANNOT_RUN) from exc
+            raise NodeStartError(str(exc), ExitCode.CANNOT_RUN) from exc
         self.on_status(consensus.status())
         self.view.discovery = discovery
         if settings.http_api:
@@ -142,7 +139,7 @@ class ClusterNode:
             try:
                 self._api = await serve_http_api(build_app(self.view), host, port)
             except OSError as exc:
-                raise NodeStartError(str(exc), EXIT_CANNOT_RUN) from exc
+                raise NodeStartError(str(exc), ExitCode.CANNOT_RUN) from exc
 
         self._discovery = discovery
         try:
@@ -155,7 +152,7 @@ class ClusterNode:
             self._consensus = consensus
             self.view.consensus = consensus
         except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
-            raise NodeStartError(f"cannot start: {exc!r}", EXIT_CANNOT_RUN) from exc
+            raise NodeStartError(f"cannot start: {exc!r}", ExitCode.CANNOT_RUN) from exc
         self._started = True
         log_event(
             log,
@@ -227,9 +224,9 @@ class ClusterNode:
         try:
             part = hook(context=self.context)
         except Exception as exc:  # e.g. a plugin missing its own setting
-            raise NodeStartError(f"the {kind} plugin failed: {exc}", EXIT_CONFIG) from exc
+            raise NodeStartError(f"the {kind} plugin failed: {exc}", ExitCode.CONFIG) from exc
         if part is None:
-            raise NodeStartError(f"the {kind} plugin returned no {kind}", EXIT_CONFIG)
+            raise NodeStartError(f"the {kind} plugin returned no {kind}", ExitCode.CONFIG)
         return part
 
     def _register(self, server: Any) -> None:

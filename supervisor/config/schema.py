@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from loadtest_supervisor.config.models import NodeSettings, TestPlan
 from loadtest_supervisor.config.variables import is_var_name
-from loadtest_supervisor.thresholds import Threshold
+from loadtest_supervisor.results.thresholds import Threshold
 
 Path = tuple[str | int, ...]
 

@@ -24,7 +24,7 @@ from loadtest_supervisor.config.addresses import gcs_uri, host_port, peer_list, 
 from loadtest_supervisor.config.durations import duration_seconds, format_duration
 from loadtest_supervisor.config.load_models import LOAD_MODELS
 from loadtest_supervisor.config.variables import VAR_NAME_ALLOWED, is_var_name
-from loadtest_supervisor.thresholds import Threshold, threshold_problem
+from loadtest_supervisor.results.thresholds import Threshold, threshold_problem
 
 
 class Missing(ValueError):

@@ -31,8 +31,8 @@ from loadtest_supervisor.config.errors import ConfigError
 from loadtest_supervisor.config.loading import Settings, load_settings
 from loadtest_supervisor.engine.runner import LoadRun
 from loadtest_supervisor.event_loop import run_loop
-from loadtest_supervisor.report import write_results_json
-from loadtest_supervisor.standalone import run_results
+from loadtest_supervisor.results.document import build_results
+from loadtest_supervisor.results.json_file import write_results_json
 
 RESULTS_FILE = "load-results.json"
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ async def _serve_and_load(settings: Settings) -> int:
     assert plan is not None
     node = asyncio.ensure_future(run_cluster_node(settings))
     outcome = await LoadRun(plan, plan.load.workers).run(asyncio.Event())
-    results = run_results(plan, outcome)
+    results = build_results(plan, outcome)
     write_results_json(str(Path(settings.node.data_dir) / RESULTS_FILE), results)
     return await node
 

@@ -1,6 +1,6 @@
 """The fault tools really cut, freeze and kill: checked against real demo targets.
 
-Two ``loadtest_supervisor.demo_target`` processes listen on 127.0.0.21 and 127.0.0.22 (the
+Two ``loadtest_supervisor.demo.target`` processes listen on 127.0.0.21 and 127.0.0.22 (the
 cluster tests use .11-.15, so these never touch them), each in its own session.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from loadtest_supervisor.demo.target import target_command
 from tests.cluster.faults import (
     TAG,
     Faults,
@@ -52,15 +53,7 @@ def targets(tmp_path: Path) -> Iterator[dict[str, Target]]:
         for host in (A, B):
             process = ManagedProcess(
                 f"demo-{host}",
-                [
-                    sys.executable,
-                    "-m",
-                    "loadtest_supervisor.demo_target",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                ],
+                target_command(host, port),
                 log_path=tmp_path / f"demo-{host}.log",
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             ).start()

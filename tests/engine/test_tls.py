@@ -13,7 +13,6 @@ import ipaddress
 import json
 import socket
 import ssl
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from loadtest_supervisor.demo.target import target_command
 from tests.engine.cli import run_cli
 from tests.services.process import LOOPBACK, ManagedProcess, free_port, port_accepts
 
@@ -137,9 +137,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 def _start_target(workdir: Path, pki: Pki, *, mtls: bool) -> tuple[ManagedProcess, int]:
     port = free_port()
-    argv = [sys.executable, "-m", "loadtest_supervisor.demo_target", "--host", LOOPBACK]
-    argv += ["--port", str(port), "--tls-cert", str(pki.server_cert)]
-    argv += ["--tls-key", str(pki.server_key)]
+    argv = target_command(
+        LOOPBACK, port, "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)
+    )
     if mtls:
         argv += ["--client-ca", str(pki.ca)]
     process = ManagedProcess(

@@ -9,10 +9,12 @@ import pytest
 import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadtest_supervisor.config.models import TestPlan
+from loadtest_supervisor.engine.runner import RunOutcome
 from loadtest_supervisor.http_api import StandaloneNode, build_app, serve_http_api
 from loadtest_supervisor.metrics.run_totals import RunTotals
 from loadtest_supervisor.metrics.stats import ERROR_KINDS, Stats
-from loadtest_supervisor.report import build_results
+from loadtest_supervisor.results.document import build_results
 
 HDR = 1e-3
 
@@ -131,14 +133,8 @@ def test_health_metrics_and_results_served_for_real(run):
             assert quantile["0.99"] == pytest.approx(0.100, rel=HDR)
             assert quantile["0.999"] == pytest.approx(0.100, rel=HDR)
 
-            results = build_results(
-                totals,
-                10.0,
-                target="http://svc.test/",
-                load_model="Rps",
-                worker_restarts=1,
-                interrupted=False,
-            )
+            plan = TestPlan.model_validate({"target": {"url": "http://svc.test/"}})
+            results = build_results(plan, RunOutcome(totals, 10.0, 1, False))
             node.set_results(results)
             status, ctype, body = await fetch(server.port, "/results")
             assert (status, ctype) == (200, "application/json")

@@ -53,7 +53,7 @@ def test_the_check_finds_old_names(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(
         "import supervisor.cli\nfrom plugins.raft import consensus\n"
-        "ARGV = ['-m', 'supervisor.demo_target', 'supervisor.nothing_here', 'plugins']\n"
+        "ARGV = ['-m', 'supervisor.demo.target', 'supervisor.nothing_here', 'plugins']\n"
     )
     assert len(_old_names_in(sample)) == 3
 

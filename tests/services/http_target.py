@@ -1,4 +1,4 @@
-"""loadtest_supervisor.demo_target in a subprocess: the behaviours nginx cannot fake."""
+"""loadtest_supervisor.demo.target in a subprocess: the behaviours nginx cannot fake."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.services.process import LOOPBACK, ManagedProcess, free_port, port_acc
 
 
 class HttpTarget:
-    """`python -m loadtest_supervisor.demo_target` on a free loopback port.
+    """`python -m loadtest_supervisor.demo.target` on a free loopback port.
 
     Serves / (200), /slow?ms=N, /status/<code>, /drop, /hang, /json and /echo.
     A separate process, not a thread in the test, so a test that saturates it
@@ -25,7 +25,7 @@ class HttpTarget:
             [
                 sys.executable,
                 "-m",
-                "loadtest_supervisor.demo_target",
+                "loadtest_supervisor.demo.target",
                 "--host",
                 LOOPBACK,
                 "--port",

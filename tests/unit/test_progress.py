@@ -3,8 +3,8 @@ import io
 import pytest
 from rich.console import Console
 
+from loadtest_supervisor.live.progress import ProgressLine
 from loadtest_supervisor.metrics.stats import MergedStats, Stats
-from loadtest_supervisor.progress import ProgressLine
 
 HDR = 1e-3
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from loadtest_supervisor.config.errors import ConfigError
-from loadtest_supervisor.thresholds import evaluate_thresholds, parse_threshold
+from loadtest_supervisor.results.thresholds import evaluate_thresholds, parse_threshold
 
 
 @pytest.mark.parametrize(

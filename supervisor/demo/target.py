@@ -25,6 +25,7 @@ import asyncio
 import json
 import signal
 import ssl
+import sys
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -161,6 +162,14 @@ async def serve(
         ready.set()
     async with server:
         await server.serve_forever()
+
+
+def target_command(host: str, port: int, *options: str) -> list[str]:
+    """The argv that runs this server in a process of its own; ``port`` 0 picks a free one.
+
+    ``options`` are more of ``main``'s flags, e.g. ``--tls-cert``.
+    """
+    return [sys.executable, "-m", __name__, "--host", host, "--port", str(port), *options]
 
 
 def main(argv: list[str] | None = None) -> None:

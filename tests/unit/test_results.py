@@ -4,9 +4,13 @@ import os
 import pytest
 from rich.console import Console
 
+from loadtest_supervisor.config.models import TestPlan
+from loadtest_supervisor.engine.runner import RunOutcome
 from loadtest_supervisor.metrics.run_totals import RunTotals
 from loadtest_supervisor.metrics.stats import ERROR_KINDS, Stats
-from loadtest_supervisor.report import build_results, print_summary, write_results_json
+from loadtest_supervisor.results.document import build_results
+from loadtest_supervisor.results.json_file import write_results_json
+from loadtest_supervisor.results.summary import print_summary
 
 # HdrHistogram keeps 3 significant digits: a percentile is exact to within 0.1%.
 HDR = 1e-3
@@ -29,15 +33,22 @@ def message(slot, incarnation, total, steps=None, dropped=0):
     }
 
 
-def results_of(totals, duration_s=10.0, **overrides):
-    kwargs = {
-        "target": "http://svc.test/",
-        "load_model": "Rps",
-        "worker_restarts": 0,
-        "interrupted": False,
-    }
-    kwargs.update(overrides)
-    return build_results(totals, duration_s, **kwargs)
+def results_of(
+    totals,
+    duration_s=10.0,
+    *,
+    worker_restarts=0,
+    interrupted=False,
+    load_model="Rps",
+    thresholds=(),
+):
+    load = (
+        {"model": load_model, "target_rps": 100} if load_model == "Rps" else {"model": load_model}
+    )
+    plan = TestPlan.model_validate(
+        {"target": {"url": "http://svc.test/"}, "load": load, "thresholds": list(thresholds)}
+    )
+    return build_results(plan, RunOutcome(totals, duration_s, worker_restarts, interrupted))
 
 
 def summary_text(results):
@@ -143,6 +154,9 @@ def test_results_document_shape():
         "target",
         "load_model",
         "steps",
+        "thresholds",
+        "failures",
+        "passed",
     ]
     assert list(r["latency_ms"]) == [
         "min",
@@ -163,6 +177,8 @@ def test_results_document_shape():
     assert r["load_model"] == "Concurrent"
     assert r["requests_total"] == 9
     assert r["error_rate"] == round(2 / 9, 6)
+    # HTTP and connect errors alone fail no run: only thresholds and assertions do.
+    assert (r["thresholds"], r["failures"], r["passed"]) == ([], [], True)
 
     assert list(r["steps"]) == ["checkout / login", "checkout / pay"]
     pay = r["steps"]["checkout / pay"]
@@ -211,6 +227,34 @@ def test_empty_run_and_zero_duration_give_zeros():
     assert r["status_codes"] == {}
     assert r["steps"] == {}
     assert "no errors" in summary_text(r)
+
+
+@pytest.mark.parametrize(
+    ("requests", "thresholds", "failures"),
+    [
+        ([(200, None)] * 3, ["p99 < 1s"], []),
+        ([], [], ["no request was sent"]),
+        ([(0, "connect")] * 3, [], ["no request succeeded"]),
+        ([(200, None), (200, "assertion")], [], ["1 requests failed an assertion"]),
+        (
+            [(200, None), (500, "http_5xx")],
+            ["error_rate < 10%", "requests >= 2"],
+            ["threshold error_rate < 10% not met (actual 0.500)"],
+        ),
+    ],
+)
+def test_the_verdict_names_every_reason_the_run_failed(requests, thresholds, failures):
+    stats = Stats()
+    for status, error in requests:
+        stats.record(status, 2000, error)
+    totals = RunTotals()
+    totals.update(message(0, 0, stats))
+
+    r = results_of(totals, thresholds=thresholds)
+
+    assert r["failures"] == failures
+    assert r["passed"] is (failures == [])
+    assert [t["threshold"] for t in r["thresholds"]] == thresholds
 
 
 def test_latency_of_requests_that_never_got_an_answer_shows_as_no_data():
@@ -275,7 +319,8 @@ def test_summary_shows_headline_errors_statuses_and_latency():
         assert f"{results['latency_ms'][key]:,.3f} ms" in text
     assert results["latency_ms"]["max"] == pytest.approx(5000.0, rel=HDR)
     assert "Steps" not in text and "Thresholds" not in text
-    assert "PASSED" not in text and "FAILED" not in text
+    assert "failed:" not in text
+    assert text.rstrip().splitlines()[-1] == "PASSED"
 
 
 def test_summary_step_table_and_thresholds():
@@ -288,12 +333,7 @@ def test_summary_step_table_and_thresholds():
     total.record(500, 30_000, "http_5xx")
     totals = RunTotals()
     totals.update(message(0, 0, total, steps={"shop / login": login, "shop / pay": pay}))
-    results = results_of(totals, duration_s=5.0)
-    results["thresholds"] = [
-        {"threshold": "p99 < 100ms", "actual": 30.0, "passed": True},
-        {"threshold": "error_rate < 0.01", "actual": 0.02, "passed": False},
-    ]
-    results["passed"] = False
+    results = results_of(totals, duration_s=5.0, thresholds=["p99 < 100ms", "error_rate < 0.01"])
 
     text = summary_text(results)
 
@@ -303,9 +343,10 @@ def test_summary_step_table_and_thresholds():
     assert "50" in step_lines[0] and "10.00" in step_lines[0] and "2 (4.00%)" in step_lines[0]
     assert "p99 < 100ms" in text and "PASS" in text
     assert "error_rate < 0.01" in text and "FAIL" in text
+    assert "failed: threshold error_rate < 0.01 not met (actual 0.020)" in text
     assert text.rstrip().splitlines()[-1] == "FAILED"
 
-    results["passed"] = True
+    results = results_of(totals, duration_s=5.0, thresholds=["p99 < 100ms"])
     assert summary_text(results).rstrip().splitlines()[-1] == "PASSED"
 
 

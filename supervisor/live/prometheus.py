@@ -1,7 +1,7 @@
 """Prometheus metrics computed from the run totals at scrape time.
 
 Nothing is recorded twice: the collector reads the same merged snapshots the summary
-uses, so a scrape and the final report always agree.
+uses, so a scrape and the final summary always agree.
 """
 
 from __future__ import annotations

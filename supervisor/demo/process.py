@@ -1,4 +1,4 @@
-"""Runs the demo target (``loadtest_supervisor.demo_target``) as a child process on 127.0.0.1.
+"""Runs the demo target (``demo.target``) as a child process on 127.0.0.1.
 
 A separate process, so the target never competes with the supervisor's loop and
 the numbers the demo prints are the engine's, not a shared event loop's.
@@ -7,8 +7,9 @@ the numbers the demo prints are the engine's, not a shared event loop's.
 from __future__ import annotations
 
 import subprocess
-import sys
 from dataclasses import dataclass
+
+from loadtest_supervisor.demo.target import target_command
 
 
 @dataclass
@@ -20,15 +21,7 @@ class DemoTarget:
     def start(cls, host: str = "127.0.0.1") -> DemoTarget:
         """Start the target on a free port and wait until it listens."""
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "loadtest_supervisor.demo_target",
-                "--host",
-                host,
-                "--port",
-                "0",
-            ],
+            target_command(host, 0),
             stdout=subprocess.PIPE,
             text=True,
             # Its own session: a Ctrl-C meant for the test must not kill the target

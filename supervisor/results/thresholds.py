@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from loadtest_supervisor.config.errors import ConfigError, show_value
+from loadtest_supervisor.metrics.stats import LATENCY_KEYS
 
-LATENCY_METRICS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "p9999", "max")
 COUNT_METRICS = ("rps", "requests")
-METRICS = (*LATENCY_METRICS, "error_rate", *COUNT_METRICS)
+METRICS = (*LATENCY_KEYS, "error_rate", *COUNT_METRICS)
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -86,7 +86,7 @@ def threshold_problem(text: object) -> str | Threshold:
 def _metric_value(metric: str, raw: str) -> float | str:
     number = _NUMBER.match(raw)
     unit = raw[number.end() :].strip() if number else None
-    if metric in LATENCY_METRICS:
+    if metric in LATENCY_KEYS:
         scale = {"": 1.0, "ms": 1.0, "s": 1000.0}.get(unit) if unit is not None else None
         if scale is None:
             return f"{metric} needs a latency; allowed: <n>ms or <n>s (a bare number is ms)"
@@ -131,7 +131,7 @@ def _actual(metric: str, results: Mapping[str, Any]) -> float:
 def evaluate_thresholds(
     thresholds: Iterable[Threshold], results: Mapping[str, Any]
 ) -> list[ThresholdResult]:
-    """Check each threshold against a results document (see ``report.build_results``).
+    """Check each threshold against a results document (see ``results.document.build_results``).
 
     A threshold whose metric has no value (NaN) fails.
     """

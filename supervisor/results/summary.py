@@ -1,110 +1,11 @@
-"""The results document of a run, its JSON file, and the summary printed at the end.
-
-``build_results`` is the one place that turns merged statistics into numbers users see:
-the summary, ``--out results.json`` and the ``/results`` API all show its output.
-"""
+"""The summary printed at the end of a run: a results document (``build_results``) as tables."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
-from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.metrics.stats import ERROR_KINDS, MergedStats
-
-LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "p9999", "max")
-
-
-def _latency_ms(stats: MergedStats) -> dict[str, float]:
-    latency = stats.latency_ms()
-    hist = stats.histogram
-    # The design promises percentiles up to p99.99, which MergedStats does not compute.
-    latency["p9999"] = hist.get_value_at_percentile(99.99) / 1000 if hist.get_total_count() else 0.0
-    return {key: round(latency[key], 3) for key in LATENCY_KEYS}
-
-
-def _errors(stats: MergedStats) -> dict[str, int]:
-    """Every kind in ERROR_KINDS order, zeros included."""
-    errors = {kind: stats.errors.get(kind, 0) for kind in ERROR_KINDS}
-    # A kind outside ERROR_KINDS still counts in errors_total, so it is listed too.
-    errors.update({kind: stats.errors[kind] for kind in sorted(stats.errors) if kind not in errors})
-    return errors
-
-
-def _status_codes(stats: MergedStats) -> dict[str, int]:
-    return {str(code): stats.status[code] for code in sorted(stats.status)}
-
-
-def _error_rate(errors: int, requests: int) -> float:
-    return round(errors / requests, 6) if requests else 0.0
-
-
-def _rps(requests: int, duration_s: float) -> float:
-    return round(requests / duration_s, 2) if duration_s > 0 else 0.0
-
-
-def _step_results(stats: MergedStats, duration_s: float) -> dict[str, Any]:
-    return {
-        "requests_total": stats.requests,
-        "errors_total": stats.errors_total,
-        "error_rate": _error_rate(stats.errors_total, stats.requests),
-        "rps": _rps(stats.requests, duration_s),
-        "latency_ms": _latency_ms(stats),
-        "status_codes": _status_codes(stats),
-        "errors": {kind: n for kind, n in _errors(stats).items() if n},
-    }
-
-
-def build_results(
-    totals: RunTotals,
-    duration_s: float,
-    *,
-    target: str,
-    load_model: str,
-    worker_restarts: int,
-    interrupted: bool,
-) -> dict[str, Any]:
-    """The results document: a public contract, also written by ``--out``."""
-    total = totals.total()
-    return {
-        "requests_total": total.requests,
-        "errors_total": total.errors_total,
-        "error_rate": _error_rate(total.errors_total, total.requests),
-        "rps": _rps(total.requests, duration_s),
-        "duration_s": round(duration_s, 3),
-        "latency_ms": _latency_ms(total),
-        "status_codes": _status_codes(total),
-        "errors": _errors(total),
-        "dropped_iterations": totals.counter("dropped"),
-        "worker_restarts": worker_restarts,
-        "interrupted": interrupted,
-        "target": target,
-        "load_model": load_model,
-        "steps": {name: _step_results(s, duration_s) for name, s in totals.steps().items()},
-    }
-
-
-def write_results_json(path: str, results: dict[str, Any]) -> None:
-    """Write ``results`` so that readers see the old file or the new one, never half of it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            # mkstemp creates files readable by the owner only; results are not secret.
-            os.fchmod(f.fileno(), 0o644)
-            json.dump(results, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
 
 
 def _ms(value: float) -> str:
@@ -222,7 +123,6 @@ def print_summary(console: Console, results: dict[str, Any]) -> None:
         console.print(_steps_table(results["steps"]))
     if results.get("thresholds"):
         console.print(_thresholds_table(results["thresholds"]))
-    if "passed" in results:
-        for reason in results.get("failures", []):
-            console.print(f"  [red]failed:[/] {reason}")
-        console.print("[bold green]PASSED[/]" if results["passed"] else "[bold red]FAILED[/]")
+    for reason in results["failures"]:
+        console.print(f"  [red]failed:[/] {reason}")
+    console.print("[bold green]PASSED[/]" if results["passed"] else "[bold red]FAILED[/]")

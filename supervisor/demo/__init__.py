@@ -1,0 +1,1 @@
+"""The demo target: an HTTP server to aim a test at (``--demo-target``, and the tests')."""
