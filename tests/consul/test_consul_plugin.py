@@ -11,7 +11,6 @@ import itertools
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -27,10 +26,10 @@ from loadtest_supervisor.plugins.consul_discovery.consul_settings import (
     ConsulSettingsError,
 )
 
-from tests.consul.plugin_node import PluginNode, eventually, node_settings
+from tests.consul.plugin_node import PluginNode, node_settings
 from tests.consul.recording_stub import RecordingConsulProxy
-from tests.services import ConsulAgent
-from tests.services.process import REPO_ROOT, ManagedProcess
+from tests.services import REPO_ROOT, ConsulAgent
+from tests.support import ManagedProcess, eventually
 
 FAST = {
     "CONSUL_CHECK_INTERVAL": "1s",
@@ -197,14 +196,14 @@ def test_tags_follow_hook_transitions_in_order_within_1s(
             seen = CatalogRecorder(consul, service, "node-t").start()
             # Its thread's first poll must see the starting tag before anything changes
             # (on a busy machine the thread can start late).
-            await eventually(lambda: seen.sequence() == ["forming"], 2.0, 0.005)
+            await eventually(lambda: seen.sequence() == ["forming"], timeout=2.0, interval=0.005)
             for state, term in transitions:
                 told = time.monotonic()
                 node.tell_state(state, term)
                 await eventually(
                     lambda s=state: catalog_tags(consul, service, "node-t") == [s],
-                    1.0,
-                    0.005,
+                    timeout=1.0,
+                    interval=0.005,
                     what=f"tag {state} in the catalog",
                 )
                 latencies.append(time.monotonic() - told)
@@ -229,12 +228,16 @@ def test_re_registration_keeps_both_checks_passing(
         node = await PluginNode(node_settings(consul.url, service, "node-k"), tmp_path).open()
         try:
             await node.discovery.start()
-            await eventually(lambda: consul.client.health.service(service, passing=True)[1], 5.0)
+            await eventually(
+                lambda: consul.client.health.service(service, passing=True)[1], timeout=5.0
+            )
             watch = PassingWatch(consul, service, "node-k").start()
             for state, term in transitions:
                 node.tell_state(state, term)
                 await eventually(
-                    lambda s=state: catalog_tags(consul, service, "node-k") == [s], 1.0, 0.005
+                    lambda s=state: catalog_tags(consul, service, "node-k") == [s],
+                    timeout=1.0,
+                    interval=0.005,
                 )
                 await asyncio.sleep(0.7)  # across more than one TTL/3 pass period
             watch.stop()
@@ -283,8 +286,7 @@ def test_liveness_check_goes_critical_within_ttl_after_kill9(
         )
         time.sleep(2.5)  # several TTLs: the node's own passes keep it alive
         assert checks()["service:node-k9:liveness"]["Status"] == "passing"
-        driver.stop_signal = signal.SIGKILL
-        driver.stop()
+        driver.kill()
         killed = time.monotonic()
         critical_s = passing_gone_s = None
         while time.monotonic() - killed < 6.0 and (critical_s is None or passing_gone_s is None):
@@ -323,7 +325,9 @@ def test_burst_of_transitions_converges_to_the_last(
                 node.tell_state(state, term)
                 await asyncio.sleep(0.001)  # let the worker interleave with the burst
             await eventually(
-                lambda: catalog_tags(consul, service, "node-b") == ["follower"], 1.0, 0.005
+                lambda: catalog_tags(consul, service, "node-b") == ["follower"],
+                timeout=1.0,
+                interval=0.005,
             )
             await asyncio.sleep(0.5)  # nothing older may land after the last
             seen.stop()
@@ -351,13 +355,19 @@ def test_anti_entropy_restores_a_deregistered_registration(
         try:
             await node.discovery.start()
             node.tell_state("leader", 5)
-            await eventually(lambda: catalog_tags(consul, service, "node-ae") == ["leader"], 1.0)
+            await eventually(
+                lambda: catalog_tags(consul, service, "node-ae") == ["leader"],
+                timeout=1.0,
+                interval=0.02,
+            )
             # Let the pass that follows every registration land first; the next is 20 s off.
             await asyncio.sleep(0.5)
             consul.client.agent.service.deregister("node-ae")
             gone = time.monotonic()
             await eventually(
-                lambda: catalog_tags(consul, service, "node-ae") == ["leader"], 1.0 + 0.5
+                lambda: catalog_tags(consul, service, "node-ae") == ["leader"],
+                timeout=1.0 + 0.5,
+                interval=0.02,
             )
             assert time.monotonic() - gone <= 1.5  # one 1 s period, plus the request
         finally:
@@ -377,13 +387,21 @@ def test_agent_restart_brings_the_registration_back_with_its_tag(
         try:
             await node.discovery.start()
             node.tell_state("follower", 2)
-            await eventually(lambda: catalog_tags(agent, service, "node-r") == ["follower"], 1.0)
+            await eventually(
+                lambda: catalog_tags(agent, service, "node-r") == ["follower"], timeout=1.0
+            )
             await asyncio.to_thread(agent.restart)
             back = time.monotonic()
-            await eventually(lambda: catalog_tags(agent, service, "node-r") == ["follower"], 3.0)
+            await eventually(
+                lambda: catalog_tags(agent, service, "node-r") == ["follower"],
+                timeout=3.0,
+                interval=0.02,
+            )
             assert time.monotonic() - back <= 1.5, "within one anti-entropy period"
             # ... and passing again, so it counts as a peer and resolves in DNS.
-            await eventually(lambda: agent.client.health.service(service, passing=True)[1], 5.0)
+            await eventually(
+                lambda: agent.client.health.service(service, passing=True)[1], timeout=5.0
+            )
         finally:
             await node.close()
 
@@ -421,7 +439,7 @@ def test_peers_only_from_passing_checks_once_per_node_id(
             def passing_count() -> bool:
                 return len(client.health.service(service, passing=True)[1]) == 4
 
-            await eventually(passing_count, 10.0, what="4 passing registrations")
+            await eventually(passing_count, timeout=10.0, what="4 passing registrations")
             checks = client.agent.checks()
             assert checks["service:node-bad"]["Status"] == "critical"
             peers = await node.discovery.peers()
@@ -478,7 +496,9 @@ def test_token_sent_on_every_call_and_never_logged(
         try:
             await node.discovery.start()
             node.tell_state("leader", 1)
-            await eventually(lambda: catalog_tags(consul, service, "node-tok") == ["leader"], 1.0)
+            await eventually(
+                lambda: catalog_tags(consul, service, "node-tok") == ["leader"], timeout=1.0
+            )
             await node.discovery.peers()
             await node.discovery.peers()
             assert token not in repr(node.discovery.settings)

@@ -8,7 +8,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from tests.services.process import LOOPBACK, ManagedProcess, ServiceError, free_port
+from tests.support import LOOPBACK, ManagedProcess, ServiceError, free_port
 
 BODY = b"hello from nginx\n"
 
