@@ -248,13 +248,13 @@ def test_nginx_serves_200_with_keep_alive(nginx: Nginx) -> None:
     try:
         conn.request("GET", "/")
         first = conn.getresponse()
-        assert (first.status, first.read()) == (200, Nginx.body)
+        assert (first.status, first.read()) == (200, nginx.body)
         assert first.getheader("Connection", "").lower() != "close"
         sock, local = conn.sock, conn.sock.getsockname()
 
         conn.request("GET", "/")
         second = conn.getresponse()
-        assert (second.status, second.read()) == (200, Nginx.body)
+        assert (second.status, second.read()) == (200, nginx.body)
         # Same socket, same local port: the connection was reused, not reopened.
         assert conn.sock is sock and conn.sock.getsockname() == local
     finally:
