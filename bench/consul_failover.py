@@ -19,8 +19,8 @@ Two times, on this machine's loopback, against a real Consul agent (tests/servic
      harness's. Until the dead leader's registration fails a check, Consul still
      serves its ``leader`` tag; the liveness TTL check is what fails first.
 
-    .venv/bin/python bench/consul_failover.py            # 50 transitions, 5 kills x default,1s
-    .venv/bin/python bench/consul_failover.py --kills 2 --no-write
+    .venv/bin/python -m bench.consul_failover           # 50 transitions, 5 kills x default,1s
+    .venv/bin/python -m bench.consul_failover --kills 2 --no-write
 
 Writes its section of bench/RESULTS.md (between the consul markers) unless --no-write.
 Goals (issue 5): tag latency <= 1 s; DNS failover <= Raft failover + 1 s.
@@ -44,15 +44,14 @@ from pathlib import Path
 
 import consul as consul_api
 
+from bench.results_md import replace_section
+from tests.cluster.harness import ClusterHarness
+from tests.consul.consul_cluster import consul_cluster, service_dns
+from tests.consul.plugin_node import PluginNode, node_settings
+from tests.services import ConsulAgent
+from tests.support import LOOPBACK, eventually, health_agreement, wait_for
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from results_md import replace_section  # noqa: E402  (bench/ is the script's folder)
-
-from tests.cluster.harness import ClusterHarness  # noqa: E402
-from tests.consul.consul_cluster import consul_cluster, service_dns  # noqa: E402
-from tests.consul.plugin_node import PluginNode, node_settings  # noqa: E402
-from tests.services import LOOPBACK, ConsulAgent  # noqa: E402
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- BEGIN consul -->", "<!-- END consul -->"
@@ -109,9 +108,12 @@ def tag_latencies(agent: ConsulAgent, transitions: int, workdir: Path) -> list[f
                 state = states[term % 3]
                 told = time.monotonic()
                 node.tell_state(state, term)
-                while await asyncio.to_thread(catalog_tag, client, service, "bench-node") != state:
-                    if time.monotonic() - told > TIMEOUT_S:
-                        raise RuntimeError(f"tag {state} never reached the catalog")
+                await eventually(
+                    lambda s=state: catalog_tag(client, service, "bench-node") == s,
+                    timeout=TIMEOUT_S,
+                    interval=0,
+                    what=f"tag {state} in the catalog",
+                )
                 latencies.append(time.monotonic() - told)
                 await asyncio.sleep(0.1)
         finally:
@@ -121,15 +123,14 @@ def tag_latencies(agent: ConsulAgent, transitions: int, workdir: Path) -> list[f
     return latencies
 
 
-def agreed_new_leader(cluster: ClusterHarness, nodes: list, old_id: str) -> str | None:
-    """The leader every one of ``nodes`` names, if they agree on one other than ``old_id``."""
-    health = cluster.all_health(nodes)
-    docs = [d for d in health.values() if isinstance(d, dict)]
-    if len(docs) != len(nodes) or not all(d["cluster_ready"] for d in docs):
-        return None
-    leaders = {d["leader_id"] for d in docs}
-    agreed = leaders.pop() if len(leaders) == 1 else None
-    return agreed if agreed != old_id else None
+def settled(cluster: ClusterHarness, agent: ConsulAgent, service: str, leader_host: str) -> bool:
+    """Every node a voting member (again, after a restart) and DNS showing them all."""
+    health = cluster.all_health(cluster.nodes)
+    return (
+        {doc.get("peers") for doc in health.values() if isinstance(doc, dict)} == {3}
+        and service_dns(agent, service, "leader") == {leader_host}
+        and service_dns(agent, service) == {node.host for node in cluster.nodes}
+    )
 
 
 def log_time(text: str, after_wall: float) -> float | None:
@@ -156,18 +157,14 @@ def failovers(agent: ConsulAgent, interval: str, kills: int, workdir: Path) -> I
         for kill in range(kills):
             leader_id, _ = cluster.wait_for_agreement(timeout=60)
             leader = cluster.node_by_id(leader_id)
-            deadline = time.monotonic() + 60
             # Kill only a whole cluster: every node a voting member again after the last
             # restart, and DNS showing all three.
-            while (
-                {d.get("peers") for d in cluster.all_health(nodes).values() if isinstance(d, dict)}
-                != {3}
-                or service_dns(agent, service, "leader") != {leader.host}
-                or service_dns(agent, service) != {n.host for n in nodes}
-            ):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("DNS never settled before the kill")
-                time.sleep(0.1)
+            wait_for(
+                lambda host=leader.host: settled(cluster, agent, service, host),
+                timeout=60,
+                interval=0.1,
+                what="every node a member and DNS settled before the kill",
+            )
             survivors = [n for n in nodes if n is not leader]
             killed_wall = time.time()
             leader.kill9()
@@ -177,8 +174,10 @@ def failovers(agent: ConsulAgent, interval: str, kills: int, workdir: Path) -> I
             seen_leader_tag_wall = None
             while time.monotonic() - killed < TIMEOUT_S and (raft_s is None or dns_s is None):
                 now = time.monotonic() - killed
-                if raft_s is None and (new_id := agreed_new_leader(cluster, survivors, leader_id)):
-                    raft_s = now
+                if raft_s is None:
+                    agreed = health_agreement(cluster.all_health(survivors))
+                    if agreed is not None and agreed[0] != leader_id:
+                        new_id, raft_s = agreed[0], now
                 if new_id and seen_leader_tag_wall is None:
                     if catalog_tag(client, service, new_id) == "leader":
                         seen_leader_tag_wall = time.time()
@@ -269,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args(argv)
-    command = " ".join([".venv/bin/python bench/consul_failover.py", *(argv or sys.argv[1:])])
+    command = " ".join([".venv/bin/python -m bench.consul_failover", *(argv or sys.argv[1:])])
     with tempfile.TemporaryDirectory(prefix="bench-consul-") as tmp:
         workdir = Path(tmp)
         (workdir / "agent").mkdir()

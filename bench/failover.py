@@ -15,8 +15,8 @@ For each cluster size (3 and 5 nodes by default), on this machine's loopback:
      stays N, wait until all N agree and let it settle.
   4. ``--soak-minutes`` of full load with no fault: count leader and term changes.
 
-    .venv/bin/python bench/failover.py                          # 3 and 5 nodes, 20 kills, 10 min
-    .venv/bin/python bench/failover.py --nodes 3 --kills 5 --soak-minutes 1 --no-write
+    .venv/bin/python -m bench.failover                         # 3 and 5 nodes, 20 kills, 10 min
+    .venv/bin/python -m bench.failover --nodes 3 --kills 5 --soak-minutes 1 --no-write
 
 Writes its section of bench/RESULTS.md (between the failover markers) unless --no-write.
 Goal (issue 4): median <= 1 s, max <= 2 s, 0 spurious changes. Needs root (cgroups).
@@ -37,19 +37,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.results_md import replace_section
+from tests.cluster.fault_harness import FaultHarness
+from tests.cluster.faults import Faults
+from tests.cluster.loaded_node import load_results, loaded_node_command, loaded_node_env
+from tests.services import Nginx
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from results_md import replace_section  # noqa: E402  (bench/ is the script's folder)
-
-from tests.cluster.fault_harness import FaultHarness  # noqa: E402
-from tests.cluster.faults import Faults  # noqa: E402
-from tests.cluster.loaded_node import (  # noqa: E402
-    load_results,
-    loaded_node_command,
-    loaded_node_env,
-)
-from tests.services import Nginx  # noqa: E402
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- BEGIN failover -->", "<!-- END failover -->"
@@ -257,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     # ignored), unwind normally so every node (with its workers) and nginx is stopped.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    command = " ".join([".venv/bin/python bench/failover.py", *(argv or sys.argv[1:])])
+    command = " ".join([".venv/bin/python -m bench.failover", *(argv or sys.argv[1:])])
     sizes = [int(x) for x in args.nodes.split(",")]
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-failover-") as tmp:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from typing import Any
 from tests.cluster import faults as fault_tools
 from tests.cluster.faults import Faults, Partition
 from tests.cluster.harness import HEALTH_TIMEOUT_S, ClusterHarness, NodeProcess
+from tests.support import agreed_leader, wait_for
 
 _harness_ids = itertools.count(1)
 
@@ -223,41 +224,20 @@ class FaultHarness(ClusterHarness):
             found[seen.node_id] = seen
         return found
 
-    def wait_until(
-        self,
-        condition: Callable[[], Any],
-        timeout: float,
-        what: str,
-        interval: float = 0.01,
-    ) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}\n{self}")
-            time.sleep(interval)
-
     def agreement(
         self, nodes: Sequence[NodeProcess] | None = None, since: float | None = None
     ) -> tuple[str, int, float] | None:
-        """(leader_id, term, t) if the latest answer of every node in ``nodes`` (default: all
-        running) since ``since`` is cluster_ready with the same leader and term, and that
-        leader is one of them saying ``leader``; t is when the last of them said so."""
+        """(leader_id, term, t) if the latest answers of every node in ``nodes`` (default: all
+        running) since ``since`` agree on a leader (``agreed_leader``); t is when the last
+        of them said so."""
         nodes = list(nodes) if nodes is not None else self.running()
         seen = self.latest([n.node_id for n in nodes], since=since)
-        if len(seen) != len(nodes) or not all(
-            o.answered and o.cluster_ready for o in seen.values()
-        ):
+        if len(seen) != len(nodes):
             return None
-        if len({(o.leader_id, o.term) for o in seen.values()}) != 1:
+        agreed = agreed_leader(seen.values())
+        if agreed is None:
             return None
-        leaders = [o.node_id for o in seen.values() if o.state == "leader"]
-        first = next(iter(seen.values()))
-        if leaders != [first.leader_id]:
-            return None
-        return first.leader_id, first.term, max(o.t for o in seen.values())  # type: ignore[return-value]
+        return *agreed, max(o.t for o in seen.values())
 
     def wait_agreed(
         self,
@@ -274,13 +254,19 @@ class FaultHarness(ClusterHarness):
                 return None
             return found
 
-        return self.wait_until(agreed, timeout, "the nodes to agree on a leader")
+        return wait_for(
+            agreed,
+            timeout=timeout,
+            interval=0.01,
+            what="the nodes to agree on a leader",
+            detail=self.__str__,
+        )
 
     # --- what the whole history shows ----------------------------------------------------
 
     def leaders_per_term(self) -> dict[int, set[str]]:
         """Every node ever named leader of each term: by itself (state leader) or by a
-        follower (leader_id)."""
+        follower (leader_id), over the whole recorded history."""
         named: dict[int, set[str]] = {}
         for seen in self.observations():
             if not seen.answered or seen.term is None:
@@ -290,12 +276,6 @@ class FaultHarness(ClusterHarness):
             if seen.cluster_ready and seen.leader_id is not None:
                 named.setdefault(seen.term, set()).add(seen.leader_id)
         return named
-
-    def assert_one_leader_per_term(self) -> dict[int, str]:
-        named = self.leaders_per_term()
-        split = {term: leaders for term, leaders in named.items() if len(leaders) != 1}
-        assert not split, f"more than one leader named in a term: {split}\n{self}"
-        return {term: next(iter(leaders)) for term, leaders in named.items()}
 
     def leadership_changes(
         self, since: float | None = None, until: float | None = None
@@ -324,6 +304,4 @@ class FaultHarness(ClusterHarness):
             f"ready={o.cluster_ready} {o.error or ''}"
             for o in recent
         ]
-        for node in self.nodes:
-            lines.append(f"--- {node.node_id} log tail:\n{node.log_tail(15)}")
-        return "\n".join(lines)
+        return "\n".join([*lines, super().__str__()])

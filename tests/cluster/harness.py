@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,40 +27,20 @@ from types import TracebackType
 from typing import Any
 
 from tests.engine.cli import cli_path
-from tests.services.process import ManagedProcess
+from tests.support import (
+    ManagedProcess,
+    assert_one_leader_per_term,
+    free_port,
+    health_agreement,
+    wait_for,
+)
 
 FIRST_HOST = 11  # node 0 is 127.0.0.11
 HEALTH_TIMEOUT_S = 2.0  # what a Consul check would allow
 
-_ports_lock = threading.Lock()
-_handed_out: set[int] = set()
-
 
 def node_host(index: int) -> str:
     return f"127.0.0.{FIRST_HOST + index}"
-
-
-def free_port_on(hosts: Iterable[str]) -> int:
-    """A TCP port free on every one of ``hosts`` now, never handed out twice here."""
-    hosts = list(hosts)
-    with _ports_lock:
-        for _ in range(200):
-            with socket.socket() as probe:
-                probe.bind((hosts[0], 0))
-                port = probe.getsockname()[1]
-            if port not in _handed_out and all(_bindable(h, port) for h in hosts):
-                _handed_out.add(port)
-                return port
-    raise RuntimeError(f"no TCP port free on all of {hosts}")
-
-
-def _bindable(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 class NodeProcess:
@@ -116,15 +94,11 @@ class NodeProcess:
 
     def signal(self, sig: signal.Signals) -> None:
         """Send ``sig`` to the node's whole process group."""
-        os.killpg(self.pid, sig)
+        self.process.send_signal(sig, group=True)
 
     def kill9(self) -> int | None:
         """SIGKILL, as a machine dying would; returns the exit code."""
-        self.process.stop_signal = signal.SIGKILL
-        try:
-            return self.process.stop()
-        finally:
-            self.process.stop_signal = signal.SIGTERM
+        return self.process.kill()
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM (a clean shutdown), SIGKILL after ``timeout``; returns the exit code."""
@@ -178,8 +152,8 @@ class ClusterHarness:
         """Create n nodes that all list each other, and start them in ``order``
         (node indexes), ``delay`` seconds apart."""
         hosts = [node_host(i) for i in range(n)]
-        self.grpc_port = self.grpc_port or free_port_on(hosts)
-        self.health_port = self.health_port or free_port_on(hosts)
+        self.grpc_port = self.grpc_port or free_port(hosts=hosts)
+        self.health_port = self.health_port or free_port(hosts=hosts)
         peers = ",".join(f"{h}:{self.grpc_port}" for h in hosts)
         env = {
             **{k: v for k, v in os.environ.items() if k != "TARGET_URL"},
@@ -227,33 +201,36 @@ class ClusterHarness:
         """Poll until every node (default: the running ones) is cluster_ready with the
         same leader and term, and exactly one of them says ``leader``; returns
         (leader_id, term). Raises AssertionError with the last answers and logs."""
-        deadline = time.monotonic() + timeout
-        while True:
-            polled = list(nodes) if nodes is not None else self.running()
-            health = self.all_health(polled)
-            agreed = _agreement(health)
-            if agreed is not None:
-                return agreed
-            if time.monotonic() >= deadline:
-                logs = "\n".join(f"--- {n.node_id}\n{n.log_tail()}" for n in polled)
-                raise AssertionError(
-                    f"no agreement within {timeout:.0f}s; last health: {health}\n{logs}"
-                )
-            time.sleep(0.1)
+        last: dict[str, Any] = {}
+
+        def agreed() -> tuple[str, int] | None:
+            last.clear()
+            last.update(self.all_health(list(nodes) if nodes is not None else self.running()))
+            return health_agreement(last)
+
+        return wait_for(
+            agreed,
+            timeout=timeout,
+            interval=0.1,
+            what="the nodes to agree on a leader",
+            detail=lambda: f"last health: {last}\n{self}",
+        )
+
+    def leaders_per_term(self) -> dict[int, set[str]]:
+        """Every node seen saying ``leader``, by term."""
+        return self.leaders_by_term
+
+    def assert_one_leader_per_term(self) -> dict[int, str]:
+        """Fail if any term had two leaders; returns each term's leader."""
+        return assert_one_leader_per_term(self.leaders_per_term(), context=str(self))
 
     def close(self) -> None:
         """Kill every node's process group (safe to call twice)."""
         for node in self.nodes:
             node.kill9()
 
-
-def _agreement(health: Mapping[str, Any]) -> tuple[str, int] | None:
-    documents = list(health.values())
-    if not documents or any(not isinstance(d, dict) or not d["cluster_ready"] for d in documents):
-        return None
-    if len({(d["leader_id"], d["term"]) for d in documents}) != 1:
-        return None
-    leaders = [node_id for node_id, d in health.items() if d["state"] == "leader"]
-    if len(leaders) != 1 or leaders[0] != documents[0]["leader_id"]:
-        return None
-    return documents[0]["leader_id"], documents[0]["term"]
+    def __str__(self) -> str:
+        """Each node's log tail, for failure messages."""
+        return "\n".join(
+            f"--- {node.node_id} log tail:\n{node.log_tail(15)}" for node in self.nodes
+        )

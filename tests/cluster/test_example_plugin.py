@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.harness import ClusterHarness, free_port_on, node_host
+from tests.cluster.harness import ClusterHarness, node_host
+from tests.support import free_port
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "examples" / "discovery_plugin"
 
@@ -38,7 +39,7 @@ def test_three_nodes_form_with_file_discovery(
     file_discovery_plugin, make_cluster: Callable[..., ClusterHarness], tmp_path: Path
 ) -> None:
     hosts = [node_host(i) for i in range(3)]
-    port = free_port_on(hosts)
+    port = free_port(hosts=hosts)
     peers_file = tmp_path / "peers"
     peers_file.write_text("# one host:port per line\n" + "".join(f"{h}:{port}\n" for h in hosts))
     cluster = make_cluster(

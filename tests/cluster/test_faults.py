@@ -31,8 +31,7 @@ from tests.cluster.faults import (
     sigstop,
     tagged_rules,
 )
-from tests.cluster.harness import free_port_on
-from tests.services.process import ManagedProcess, port_accepts
+from tests.support import ManagedProcess, free_port, port_accepts
 
 A, B = "127.0.0.21", "127.0.0.22"
 CUT_TIMEOUT_S = 1.0  # a dropped SYN is never answered: any timeout proves the cut
@@ -47,7 +46,7 @@ class Target:
 
 @pytest.fixture
 def targets(tmp_path: Path) -> Iterator[dict[str, Target]]:
-    port = free_port_on([A, B])
+    port = free_port(hosts=[A, B])
     started: dict[str, Target] = {}
     try:
         for host in (A, B):

@@ -21,6 +21,7 @@ from tests.cluster.faults import faults_fixture as faults_fixture  # noqa: F401 
 from tests.cluster.harness import NodeProcess
 from tests.cluster.loaded_node import load_results, loaded_node_command, loaded_node_env
 from tests.services import Nginx
+from tests.support import wait_for
 
 SECRET = "fault-scenarios-secret"
 FORM_S = 20.0  # nodes start in ~1 s each; elections take < 1 s once quorum is reachable
@@ -167,13 +168,15 @@ def test_minority_cut_off_never_elects_and_heals(
     kept_leader, majority_term, _ = cluster.wait_agreed(
         timeout=FAILOVER_S, nodes=majority, since=cut_at
     )
-    cluster.wait_until(
+    wait_for(
         lambda: (
             all(o.state == "forming" for o in cluster.latest(minority_ids, since=cut_at).values())
             and len(cluster.latest(minority_ids, since=cut_at)) == len(minority)
         ),
         timeout=STEP_DOWN_S,
+        interval=0.01,
         what="the minority to report forming",
+        detail=cluster.__str__,
     )
     forming_at = time.monotonic()
     time.sleep(3.0)  # several election timeouts: the minority must keep failing to elect
@@ -297,12 +300,14 @@ def test_no_leader_change_under_full_load(
 
 def _wait_results(node: NodeProcess, timeout: float) -> dict[str, Any]:
     """The node's load results, once its run has ended (the node itself keeps running)."""
-    deadline = time.monotonic() + timeout
-    while (results := load_results(node.data_dir)) is None:
-        assert node.running(), node.log_tail()
-        assert time.monotonic() < deadline, f"{node.node_id} wrote no results\n{node.log_tail()}"
-        time.sleep(0.5)
-    return results
+    return wait_for(
+        lambda: load_results(node.data_dir),
+        timeout=timeout,
+        interval=0.5,
+        what=f"{node.node_id} to write its results",
+        alive=node.process.check_alive,
+        detail=node.log_tail,
+    )
 
 
 def _cpu_times() -> tuple[int, int]:

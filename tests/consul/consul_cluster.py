@@ -17,7 +17,8 @@ import consul as consul_api
 import dns.resolver
 
 from tests.cluster.harness import ClusterHarness
-from tests.services import LOOPBACK, ConsulAgent
+from tests.services import ConsulAgent
+from tests.support import LOOPBACK
 
 SECRET = "consul-cluster-secret"
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
 from loadtest_supervisor.plugin_manager import build_plugin_manager
 from loadtest_supervisor.plugins.consul_discovery import ConsulConfig
-from tests.services import LOOPBACK, free_port
+from tests.support import LOOPBACK, free_port
 
 
 def node_settings(
@@ -82,24 +80,6 @@ class PluginNode:
             await self.discovery.stop()
         if self.api is not None:
             await self.api.stop()
-
-
-async def eventually(
-    condition: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = ""
-) -> Any:
-    """Poll a blocking ``condition`` (in a thread) until truthy; return its value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await asyncio.to_thread(condition)
-        except Exception as exc:  # the agent may be restarting; keep polling
-            last = exc
-        else:
-            if last:
-                return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"not within {timeout}s: {what}; last: {last!r}")
 
 
 async def _serve_until_killed(consul_url: str, service: str, node_id: str, data_dir: str) -> None:

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from tests.services import LOOPBACK
+from tests.support import LOOPBACK
 
 TOKEN_HEADER = "X-Consul-Token"
 

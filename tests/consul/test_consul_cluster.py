@@ -20,17 +20,7 @@ from tests.consul.consul_cluster import (
     service_dns,
 )
 from tests.services import ConsulAgent
-
-
-def until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {what}; last: {last!r}")
+from tests.support import wait_for
 
 
 def hosts(nodes: list[NodeProcess]) -> set[str]:
@@ -53,11 +43,15 @@ def test_three_nodes_form_through_consul_and_dns_names_the_leader(
         followers = [n for n in nodes if n is not leader]
         assert peers_reported(cluster, nodes) == {3}
 
-        until(lambda: service_dns(consul, service, "leader") == {leader.host}, 2, "leader. DNS")
-        until(
+        wait_for(
+            lambda: service_dns(consul, service, "leader") == {leader.host},
+            timeout=2,
+            what="leader. DNS",
+        )
+        wait_for(
             lambda: service_dns(consul, service, "follower") == hosts(followers),
-            2,
-            "follower. DNS",
+            timeout=2,
+            what="follower. DNS",
         )
         assert service_dns(consul, service) == hosts(nodes)
 
@@ -78,31 +72,39 @@ def test_kill9_leader_moves_dns_leader_and_drops_the_dead_node(
         nodes = cluster.start(3)
         old_id, old_term = cluster.wait_for_agreement(timeout=30)
         old = cluster.node_by_id(old_id)
-        until(lambda: service_dns(consul, service, "leader") == {old.host}, 2, "leader. DNS")
+        wait_for(
+            lambda: service_dns(consul, service, "leader") == {old.host},
+            timeout=2,
+            what="leader. DNS",
+        )
 
         old.kill9()
         killed = time.monotonic()
         new_id, new_term = cluster.wait_for_agreement(timeout=15)
         assert new_id != old_id and new_term > old_term
         new = cluster.node_by_id(new_id)
-        until(
+        wait_for(
             lambda: service_dns(consul, service, "leader") == {new.host},
-            5,
-            "leader. DNS names the new leader only",
+            timeout=5,
+            what="leader. DNS names the new leader only",
         )
         dns_moved_s = time.monotonic() - killed
         survivors = [n for n in nodes if n is not old]
-        until(lambda: service_dns(consul, service) == hosts(survivors), 5, "dead node dropped")
+        wait_for(
+            lambda: service_dns(consul, service) == hosts(survivors),
+            timeout=5,
+            what="dead node dropped",
+        )
         # Whichever check failed first dropped it (the TTL expires within 1 s, the 1 s
         # HTTP check may run sooner); both are critical soon after.
         checks = consul.client.agent.checks
-        until(
+        wait_for(
             lambda: (
                 {checks()[f"service:{old_id}{c}"]["Status"] for c in ("", ":liveness")}
                 == {"critical"}
             ),
-            3,
-            "the dead node's HTTP and liveness checks both critical",
+            timeout=3,
+            what="the dead node's HTTP and liveness checks both critical",
         )
         assert dns_moved_s < 5.0
 
@@ -115,16 +117,16 @@ def test_stale_registration_does_not_change_quorum_for_later_nodes(
         cluster.start(4, order=[3])  # only node 3: it registers and waits for peers
         stale = cluster.node(3)
         checks = consul.client.agent.checks
-        until(
+        wait_for(
             lambda: checks().get(f"service:{stale.node_id}", {}).get("Status") == "passing",
-            15,
-            "the lone node's registration passes",
+            timeout=15,
+            what="the lone node's registration passes",
         )
         stale.kill9()
-        until(
+        wait_for(
             lambda: checks()[f"service:{stale.node_id}"]["Status"] == "critical",
-            5,
-            "its check goes critical (the registration stays, for the deregister window)",
+            timeout=5,
+            what="its check goes critical (the registration stays, for the deregister window)",
         )
         later = [cluster.node(i).start() for i in range(3)]
         cluster.wait_for_agreement(timeout=30, nodes=later)
@@ -141,10 +143,10 @@ def test_fourth_node_joins_a_running_cluster_through_consul_alone(
         first = [cluster.node(i) for i in range(3)]
         leader_id, _ = cluster.wait_for_agreement(timeout=30, nodes=first)
         fourth = cluster.node(3).start()
-        until(
+        wait_for(
             lambda: peers_reported(cluster, [*first, fourth]) == {4},
-            30,
-            "all four report 4 voting members",
+            timeout=30,
+            what="all four report 4 voting members",
         )
         assert cluster.wait_for_agreement(timeout=10)[0] == leader_id
         assert "consul_bootstrap_join" in fourth.log_path.read_text()
@@ -168,10 +170,16 @@ def test_agent_restart_brings_registrations_and_tags_back(
             _, entries = agent.client.catalog.service(service)
             return {e["ServiceID"]: (e["ServiceTags"] or [""])[0] for e in entries}
 
-        until(lambda: tags() == expected, 2 + 3, "every registration back with its tag")
+        wait_for(
+            lambda: tags() == expected, timeout=2 + 3, what="every registration back with its tag"
+        )
         assert time.monotonic() - restarted <= 2 + 3  # one anti-entropy period + backoff
         leader = cluster.node_by_id(leader_id)
-        until(lambda: service_dns(agent, service, "leader") == {leader.host}, 5, "leader. DNS")
+        wait_for(
+            lambda: service_dns(agent, service, "leader") == {leader.host},
+            timeout=5,
+            what="leader. DNS",
+        )
         assert cluster.wait_for_agreement(timeout=10)[0] == leader_id
         assert peers_reported(cluster, nodes) == {3}
 
@@ -181,14 +189,11 @@ def four_nodes_formed(cluster: ClusterHarness) -> list[NodeProcess]:
     cluster.start(4, order=[0, 1, 2])
     cluster.wait_for_agreement(timeout=30, nodes=[cluster.node(i) for i in range(3)])
     cluster.node(3).start()
-    until(lambda: peers_reported(cluster, cluster.nodes) == {4}, 30, "4 voting members")
+    wait_for(
+        lambda: peers_reported(cluster, cluster.nodes) == {4}, timeout=30, what="4 voting members"
+    )
     cluster.wait_for_agreement(timeout=10)
     return cluster.nodes
-
-
-def one_leader_per_term(cluster: ClusterHarness) -> None:
-    doubled = {term: ids for term, ids in cluster.leaders_by_term.items() if len(ids) > 1}
-    assert not doubled, f"two leaders in one term: {doubled}"
 
 
 def test_a_cleanly_stopped_node_leaves_the_membership_and_can_rejoin(
@@ -209,23 +214,27 @@ def test_a_cleanly_stopped_node_leaves_the_membership_and_can_rejoin(
         assert gone.node_id not in consul.client.agent.services(), "SIGTERM deregisters"
         # Missing from discovery -> removed after the grace; the node runtime polls
         # discovery every 2 s, and a membership change takes a moment to commit.
-        until(
+        wait_for(
             lambda: peers_reported(cluster, others) == {3},
-            remove_after_s + 2 + 5,
-            "the three others report 3 members",
+            timeout=remove_after_s + 2 + 5,
+            what="the three others report 3 members",
         )
         removed_s = time.monotonic() - stopped
         assert removed_s >= remove_after_s, f"removed before the grace: {removed_s:.1f}s"
         assert cluster.wait_for_agreement(timeout=10, nodes=others)[0] == leader_id
-        one_leader_per_term(cluster)
+        cluster.assert_one_leader_per_term()
         leader_log = cluster.node_by_id(leader_id).log_path.read_text()
         assert "event=raft_membership_changed" in leader_log
         assert f"change=remove peer={gone.grpc_addr}" in leader_log
 
         gone.start()  # same id and data dir: it joins again through Consul
-        until(lambda: peers_reported(cluster, nodes) == {4}, 30, "4 members everywhere again")
+        wait_for(
+            lambda: peers_reported(cluster, nodes) == {4},
+            timeout=30,
+            what="4 members everywhere again",
+        )
         cluster.wait_for_agreement(timeout=15)
-        one_leader_per_term(cluster)
+        cluster.assert_one_leader_per_term()
 
 
 def test_a_briefly_dead_node_is_not_removed_within_the_default_grace(
@@ -243,16 +252,16 @@ def test_a_briefly_dead_node_is_not_removed_within_the_default_grace(
         dead.kill9()
         killed = time.monotonic()
         checks = consul.client.agent.checks
-        until(
+        wait_for(
             lambda: checks()[f"service:{dead.node_id}:liveness"]["Status"] == "critical",
-            3,
-            "the dead node's liveness check goes critical",
+            timeout=3,
+            what="the dead node's liveness check goes critical",
         )
         while time.monotonic() - killed < 10.0:
             assert peers_reported(cluster, survivors) == {4}
             assert cluster.wait_for_agreement(timeout=3, nodes=survivors)[0] == leader_id
             time.sleep(0.5)
-        one_leader_per_term(cluster)
+        cluster.assert_one_leader_per_term()
 
 
 def test_unreachable_consul_at_start_keeps_forming_then_forms(tmp_path: Path) -> None:
@@ -266,15 +275,17 @@ def test_unreachable_consul_at_start_keeps_forming_then_forms(tmp_path: Path) ->
             first = cluster.node(0)
             # /health/cluster opens just before discovery's first call to the agent, so
             # the very first answers may precede the first refused connection.
-            until(
+            wait_for(
                 lambda: (_health_or_none(first) or {}).get("discovery_error"),
-                30,
-                "/health/cluster answers 200 with discovery_error",
+                timeout=30,
+                what="/health/cluster answers 200 with discovery_error",
             )
             started = time.monotonic()
             problems: set[str] = set()
             while time.monotonic() - started < 5.0:
-                doc = until(lambda: _health_or_none(first), 3, "/health/cluster answers 200")
+                doc = wait_for(
+                    lambda: _health_or_none(first), timeout=3, what="/health/cluster answers 200"
+                )
                 assert doc["state"] == "forming" and not doc["cluster_ready"], doc
                 assert doc.get("discovery_error"), doc
                 problems.add(doc["discovery_error"])
@@ -289,10 +300,10 @@ def test_unreachable_consul_at_start_keeps_forming_then_forms(tmp_path: Path) ->
             cluster.node(2).start()
             cluster.wait_for_agreement(timeout=60)
             assert peers_reported(cluster, cluster.nodes) == {3}
-            until(
+            wait_for(
                 lambda: _answers_without_discovery_error(first),
-                15,
-                "discovery_error gone from the first node's health",
+                timeout=15,
+                what="discovery_error gone from the first node's health",
             )
             assert "event=consul_reachable" in first.log_path.read_text()
     finally:

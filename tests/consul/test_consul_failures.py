@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -14,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.consul.catalog import catalog_tags
-from tests.consul.plugin_node import PluginNode, eventually, node_settings
-from tests.services import ConsulAgent
-from tests.services.process import REPO_ROOT, ManagedProcess
+from tests.consul.plugin_node import PluginNode, node_settings
+from tests.services import REPO_ROOT, ConsulAgent
+from tests.support import ManagedProcess, eventually
 
 # The CONSUL_* timings these tests are written against (conftest.py).
 pytestmark = pytest.mark.usefixtures("fast_checks")
@@ -53,8 +52,7 @@ def test_liveness_check_goes_critical_within_ttl_after_kill9(
         )
         time.sleep(2.5)  # several TTLs: the node's own passes keep it alive
         assert checks()["service:node-k9:liveness"]["Status"] == "passing"
-        driver.stop_signal = signal.SIGKILL
-        driver.stop()
+        driver.kill()
         killed = time.monotonic()
         critical_s = passing_gone_s = None
         while time.monotonic() - killed < 6.0 and (critical_s is None or passing_gone_s is None):
@@ -94,13 +92,15 @@ def test_anti_entropy_restores_a_deregistered_registration(
         try:
             await node.discovery.start()
             node.tell_state("leader", 5)
-            await eventually(lambda: catalog_tags(consul, service, "node-ae") == ["leader"], 1.0)
+            await eventually(
+                lambda: catalog_tags(consul, service, "node-ae") == ["leader"], timeout=1.0
+            )
             # Let the pass that follows every registration land first; the next is 20 s off.
             await asyncio.sleep(0.5)
             consul.client.agent.service.deregister("node-ae")
             gone = time.monotonic()
             await eventually(
-                lambda: catalog_tags(consul, service, "node-ae") == ["leader"], 1.0 + 0.5
+                lambda: catalog_tags(consul, service, "node-ae") == ["leader"], timeout=1.0 + 0.5
             )
             assert time.monotonic() - gone <= 1.5  # one 1 s period, plus the request
         finally:
@@ -120,13 +120,19 @@ def test_agent_restart_brings_the_registration_back_with_its_tag(
         try:
             await node.discovery.start()
             node.tell_state("follower", 2)
-            await eventually(lambda: catalog_tags(agent, service, "node-r") == ["follower"], 1.0)
+            await eventually(
+                lambda: catalog_tags(agent, service, "node-r") == ["follower"], timeout=1.0
+            )
             await asyncio.to_thread(agent.restart)
             back = time.monotonic()
-            await eventually(lambda: catalog_tags(agent, service, "node-r") == ["follower"], 3.0)
+            await eventually(
+                lambda: catalog_tags(agent, service, "node-r") == ["follower"], timeout=3.0
+            )
             assert time.monotonic() - back <= 1.5, "within one anti-entropy period"
             # ... and passing again, so it counts as a peer and resolves in DNS.
-            await eventually(lambda: agent.client.health.service(service, passing=True)[1], 5.0)
+            await eventually(
+                lambda: agent.client.health.service(service, passing=True)[1], timeout=5.0
+            )
         finally:
             await node.close()
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from loadtest_supervisor.cluster.contracts import Peer
-from tests.consul.plugin_node import PluginNode, eventually, node_settings
+from tests.consul.plugin_node import PluginNode, node_settings
 from tests.services import ConsulAgent
+from tests.support import eventually
 
 # The CONSUL_* timings these tests are written against (conftest.py).
 pytestmark = pytest.mark.usefixtures("fast_checks")
@@ -46,7 +47,7 @@ def test_peers_only_from_passing_checks_once_per_node_id(
             def passing_count() -> bool:
                 return len(client.health.service(service, passing=True)[1]) == 4
 
-            await eventually(passing_count, 10.0, what="4 passing registrations")
+            await eventually(passing_count, timeout=10.0, what="4 passing registrations")
             checks = client.agent.checks()
             assert checks["service:node-bad"]["Status"] == "critical"
             peers = await node.discovery.peers()

@@ -20,9 +20,10 @@ from loadtest_supervisor.plugins.consul_discovery.consul_settings import (
     ConsulSettings,
 )
 from tests.consul.catalog import catalog_tags
-from tests.consul.plugin_node import PluginNode, eventually, node_settings
+from tests.consul.plugin_node import PluginNode, node_settings
 from tests.consul.recording_stub import RecordingConsulProxy
 from tests.services import ConsulAgent
+from tests.support import eventually
 
 # The CONSUL_* timings these tests are written against (conftest.py).
 pytestmark = pytest.mark.usefixtures("fast_checks")
@@ -140,7 +141,9 @@ def test_token_sent_on_every_call_and_never_logged(
         try:
             await node.discovery.start()
             node.tell_state("leader", 1)
-            await eventually(lambda: catalog_tags(consul, service, "node-tok") == ["leader"], 1.0)
+            await eventually(
+                lambda: catalog_tags(consul, service, "node-tok") == ["leader"], timeout=1.0
+            )
             await node.discovery.peers()
             await node.discovery.peers()
             assert token not in repr(node.discovery.settings)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.consul.catalog import CatalogRecorder, PassingWatch, catalog_tags
-from tests.consul.plugin_node import PluginNode, eventually, node_settings
+from tests.consul.plugin_node import PluginNode, node_settings
 from tests.services import ConsulAgent
+from tests.support import eventually
 
 # The CONSUL_* timings these tests are written against (conftest.py).
 pytestmark = pytest.mark.usefixtures("fast_checks")
@@ -32,14 +33,14 @@ def test_tags_follow_hook_transitions_in_order_within_1s(
             seen = CatalogRecorder(consul, service, "node-t").start()
             # Its thread's first poll must see the starting tag before anything changes
             # (on a busy machine the thread can start late).
-            await eventually(lambda: seen.sequence() == ["forming"], 2.0, 0.005)
+            await eventually(lambda: seen.sequence() == ["forming"], timeout=2.0, interval=0.005)
             for state, term in transitions:
                 told = time.monotonic()
                 node.tell_state(state, term)
                 await eventually(
                     lambda s=state: catalog_tags(consul, service, "node-t") == [s],
-                    1.0,
-                    0.005,
+                    timeout=1.0,
+                    interval=0.005,
                     what=f"tag {state} in the catalog",
                 )
                 latencies.append(time.monotonic() - told)
@@ -64,12 +65,16 @@ def test_re_registration_keeps_both_checks_passing(
         node = await PluginNode(node_settings(consul.url, service, "node-k"), tmp_path).open()
         try:
             await node.discovery.start()
-            await eventually(lambda: consul.client.health.service(service, passing=True)[1], 5.0)
+            await eventually(
+                lambda: consul.client.health.service(service, passing=True)[1], timeout=5.0
+            )
             watch = PassingWatch(consul, service, "node-k").start()
             for state, term in transitions:
                 node.tell_state(state, term)
                 await eventually(
-                    lambda s=state: catalog_tags(consul, service, "node-k") == [s], 1.0, 0.005
+                    lambda s=state: catalog_tags(consul, service, "node-k") == [s],
+                    timeout=1.0,
+                    interval=0.005,
                 )
                 await asyncio.sleep(0.7)  # across more than one TTL/3 pass period
             watch.stop()
@@ -102,7 +107,9 @@ def test_burst_of_transitions_converges_to_the_last(
                 node.tell_state(state, term)
                 await asyncio.sleep(0.001)  # let the worker interleave with the burst
             await eventually(
-                lambda: catalog_tags(consul, service, "node-b") == ["follower"], 1.0, 0.005
+                lambda: catalog_tags(consul, service, "node-b") == ["follower"],
+                timeout=1.0,
+                interval=0.005,
             )
             await asyncio.sleep(0.5)  # nothing older may land after the last
             seen.stop()

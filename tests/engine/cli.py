@@ -31,6 +31,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tests.support import ManagedProcess
+
 
 def cli_path() -> Path:
     """The console script of the venv running the tests (not whatever is first on PATH)."""
@@ -83,23 +85,18 @@ class CliProcess:
         self.stdout_path = self.dir / f"{stem}.stdout"
         self.stderr_path = self.dir / f"{stem}.stderr"
         self.argv = [str(cli_path()), *args]
-        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
-            self.popen = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=cli_env(env),
-                text=True,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
+        self.process = ManagedProcess(
+            "loadtest-supervisor",
+            self.argv,
+            log_path=self.stderr_path,
+            stdout_path=self.stdout_path,
+            env=cli_env(env),
+        ).start()
+        # Kept after the exit: tests look for the run's workers by their parent's pid.
+        self.pid = self.process.pid
 
     def running(self) -> bool:
-        return self.popen.poll() is None
+        return self.process.running()
 
     def stdout_text(self) -> str:
         return self.stdout_path.read_text(errors="replace")
@@ -116,14 +113,14 @@ class CliProcess:
         missing file fails the test, showing the run's output.
         """
         try:
-            code = self.popen.wait(timeout)
+            self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(
                 f"{' '.join(self.argv)} still running after {timeout}s\n"
                 f"stdout:\n{self.stdout_text()[-4000:]}\nstderr:\n{self.stderr_text()[-4000:]}"
             ) from None
-        self._kill_group()  # workers left behind by a crashed supervisor
+        code = self.process.kill()  # also sweeps workers left behind by a crashed supervisor
         proc = subprocess.CompletedProcess(
             self.argv, code, stdout=self.stdout_text(), stderr=self.stderr_text()
         )
@@ -140,24 +137,11 @@ class CliProcess:
 
     def send_signal(self, sig: signal.Signals, *, group: bool = False) -> None:
         """Signal the supervisor, or its whole group as a terminal's Ctrl-C would."""
-        if group:
-            os.killpg(self.popen.pid, sig)
-        else:
-            self.popen.send_signal(sig)
+        self.process.send_signal(sig, group=group)
 
     def kill(self) -> None:
         """Stop the CLI and its workers at once (the test is over or has failed)."""
-        self._kill_group(signal.SIGKILL)
-        try:
-            self.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def _kill_group(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        try:
-            os.killpg(self.popen.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        self.process.kill()
 
     def __enter__(self) -> CliProcess:
         return self
@@ -168,10 +152,9 @@ class CliProcess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # After a normal exit wait() already swept the group; killing by a pgid
-        # whose leader was reaped long ago could hit a process that reused it.
-        if self.running():
-            self.kill()
+        # After wait() the process is forgotten, so its long-reaped pid (which another
+        # process may reuse) is never signalled again.
+        self.kill()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

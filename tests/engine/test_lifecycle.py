@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.cli import start_cli
-from tests.services.process import wait_for
+from tests.support import wait_for
 
 
 def _worker_pids(supervisor_pid: int) -> list[int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.engine.cli import CliProcess, start_cli
-from tests.services.process import LOOPBACK, free_port, wait_for
+from tests.support import LOOPBACK, free_port, wait_for
 
 RPS = 200
 

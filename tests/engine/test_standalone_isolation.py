@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from tests.engine.cli import CliProcess, run_cli, start_cli
-from tests.services.process import LOOPBACK, free_port, port_accepts, wait_for
+from tests.support import LOOPBACK, free_port, port_accepts, wait_for
 
 # Top-level packages that only cluster mode may import (pyproject: "cluster mode only").
 # All of google.* here comes from google-cloud-storage and protobuf, both cluster-only.

@@ -26,7 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from loadtest_supervisor.demo.target import target_command
 from tests.engine.cli import run_cli
-from tests.services.process import LOOPBACK, ManagedProcess, free_port, port_accepts
+from tests.support import LOOPBACK, ManagedProcess, free_port, port_accepts
 
 CLIENT_CN = "loadtest-client"
 SERVER_NAME = "loadtest.test"  # .test is reserved (RFC 2606): it never resolves in DNS

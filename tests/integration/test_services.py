@@ -22,17 +22,8 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from tests.services import (
-    ConsulAgent,
-    ConsulTemplate,
-    FakeGcs,
-    HttpTarget,
-    ManagedProcess,
-    Nginx,
-    ServiceError,
-    binary,
-    wait_for,
-)
+from tests.services import ConsulAgent, ConsulTemplate, FakeGcs, HttpTarget, Nginx, binary
+from tests.support import ServiceError, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -257,13 +248,13 @@ def test_nginx_serves_200_with_keep_alive(nginx: Nginx) -> None:
     try:
         conn.request("GET", "/")
         first = conn.getresponse()
-        assert (first.status, first.read()) == (200, Nginx.body)
+        assert (first.status, first.read()) == (200, nginx.body)
         assert first.getheader("Connection", "").lower() != "close"
         sock, local = conn.sock, conn.sock.getsockname()
 
         conn.request("GET", "/")
         second = conn.getresponse()
-        assert (second.status, second.read()) == (200, Nginx.body)
+        assert (second.status, second.read()) == (200, nginx.body)
         # Same socket, same local port: the connection was reused, not reopened.
         assert conn.sock is sock and conn.sock.getsockname() == local
     finally:
@@ -310,27 +301,3 @@ def test_http_target_behaviours(http_target: HttpTarget) -> None:
 def test_missing_binary_fails_loudly() -> None:
     with pytest.raises(ServiceError, match="run scripts/test-services"):
         binary("no-such-service")
-
-
-def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
-    pid_file = tmp_path / "child.pid"
-    # The shell's background child is what a service's workers look like.
-    proc = ManagedProcess(
-        "sh",
-        ["sh", "-c", f"sleep 300 & echo $! > {pid_file}; wait"],
-        log_path=tmp_path / "sh.log",
-    ).start()
-    child = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=5))
-    os.kill(child, 0)  # alive
-
-    proc.stop(timeout=5)
-
-    def gone() -> bool:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            return True
-        # A zombie is gone too: it holds no resources, only its exit status.
-        return Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"
-
-    assert wait_for(gone, timeout=5, what="child to exit")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import consul as consul_api
 
-from tests.services.process import LOOPBACK, ManagedProcess, ServiceError, binary, free_port
+from tests.services.binaries import binary
+from tests.support import LOOPBACK, ManagedProcess, ServiceError, free_port
 
 
 class ConsulAgent:

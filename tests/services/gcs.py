@@ -8,7 +8,8 @@ from pathlib import Path
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from tests.services.process import LOOPBACK, ManagedProcess, binary, free_port
+from tests.services.binaries import binary
+from tests.support import LOOPBACK, ManagedProcess, free_port
 
 
 class FakeGcs:

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.services.process import LOOPBACK, ManagedProcess, free_port, port_accepts
+from tests.support import LOOPBACK, ManagedProcess, free_port, port_accepts
 
 
 class HttpTarget:

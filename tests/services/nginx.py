@@ -1,16 +1,21 @@
-"""nginx on a free loopback port: a fast, well-behaved keep-alive HTTP target."""
+"""nginx on a free loopback port: a fast, well-behaved keep-alive HTTP target.
+
+The tests aim at it, and so does bench/http_throughput.py, which pins it to a core
+of its own (``cpu``) and reads its request count (``requests_served``).
+"""
 
 from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import urllib.request
 from pathlib import Path
 
-from tests.services.process import LOOPBACK, ManagedProcess, ServiceError, free_port
+from tests.support import LOOPBACK, ManagedProcess, ServiceError, free_port
 
-BODY = b"hello from nginx\n"
+BODY = b"ok\n"
 
 _CONFIG = """\
 {user_line}
@@ -21,7 +26,7 @@ pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 
 events {{
-    worker_connections 1024;
+    worker_connections 4096;
 }}
 
 http {{
@@ -31,19 +36,20 @@ http {{
     fastcgi_temp_path {dir}/tmp/fastcgi;
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
-    types {{
-        text/plain txt;
-    }}
-    default_type application/octet-stream;
-    sendfile on;
-    keepalive_timeout 65s;
+    default_type text/plain;
+    keepalive_timeout 120s;
     keepalive_requests 1000000;
 
     server {{
         listen {host}:{port};
-        root {dir}/html;
         location = / {{
-            try_files /index.txt =404;
+            return 200 "{body}";
+        }}
+        location = /nginx_status {{
+            stub_status;
+        }}
+        location / {{
+            return 404;
         }}
     }}
 }}
@@ -60,27 +66,33 @@ def _nginx_binary() -> Path:
 
 
 class Nginx:
-    """One nginx master + one worker, everything (config, pid, logs, temp) under `workdir`."""
+    """One nginx master + one worker, everything (config, pid, logs, temp) under `workdir`.
+
+    Serves `body` at / and its stub_status at /nginx_status. With `cpu`, master and
+    worker run on that core only, so a benchmark's load generator cannot share it.
+    """
 
     body = BODY
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, cpu: int | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
-        (workdir / "html").mkdir(parents=True, exist_ok=True)
-        (workdir / "tmp").mkdir(exist_ok=True)
-        (workdir / "html" / "index.txt").write_bytes(BODY)
+        (workdir / "tmp").mkdir(parents=True, exist_ok=True)
         # As root, nginx drops its worker to "nobody", which cannot read pytest's
         # private tmp dirs; keep the worker as the current user instead.
         user_line = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
+        body = BODY.decode().replace("\n", "\\n")
         config = workdir / "nginx.conf"
         config.write_text(
-            _CONFIG.format(user_line=user_line, dir=workdir, host=LOOPBACK, port=self.port)
+            _CONFIG.format(
+                user_line=user_line, dir=workdir, host=LOOPBACK, port=self.port, body=body
+            )
         )
+        pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
         self._process = ManagedProcess(
             "nginx",
             # -e: without it nginx opens the compiled-in error log before reading the config.
-            [_nginx_binary(), "-p", workdir, "-c", config, "-e", workdir / "error.log"],
+            [*pin, _nginx_binary(), "-p", workdir, "-c", config, "-e", workdir / "error.log"],
             log_path=workdir / "nginx.out",
             cwd=workdir,
         )
@@ -96,6 +108,15 @@ class Nginx:
     def _serves(self) -> bool:
         with urllib.request.urlopen(f"{self.url}/", timeout=2) as resp:
             return resp.status == 200
+
+    def requests_served(self) -> int:
+        """Requests nginx has served so far, this one included (stub_status: exact, instant)."""
+        with urllib.request.urlopen(f"{self.url}/nginx_status", timeout=5) as resp:
+            text = resp.read().decode()
+        found = re.search(r"^\s*\d+\s+\d+\s+(\d+)\s*$", text, re.M)
+        if found is None:
+            raise ServiceError(f"unexpected stub_status answer: {text!r}")
+        return int(found.group(1))
 
     def start(self, timeout: float = 30.0) -> Nginx:
         self._process.start()

@@ -6,7 +6,7 @@ import pytest
 
 from loadtest_supervisor.config.loading import load_settings
 from loadtest_supervisor.config.rendering import render_effective_config
-from tests.services.process import REPO_ROOT as ROOT
+from tests.services import REPO_ROOT as ROOT
 
 
 @pytest.mark.parametrize("name", ["standalone.yaml", "scenario.yaml"])
