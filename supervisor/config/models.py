@@ -167,17 +167,21 @@ class LoadSettings(_Model):
         return value
 
 
-class RequestSettings(_Model):
-    method: Method = "GET"
-    body: OptBody = None
-    json_body: Annotated[JsonValue, Field(alias="json", validate_default=True)] = None
+class _OneBody(_Model):
+    """A request with ``body`` and ``json`` fields: at most one of them is set."""
 
-    @field_validator("json_body")
+    @field_validator("json_body", check_fields=False)
     @classmethod
     def _one_body(cls, value: Any, info: ValidationInfo) -> Any:
         if value is not None and info.data.get("body") is not None:
             raise Conflict("body and json are mutually exclusive; set only one")
         return value
+
+
+class RequestSettings(_OneBody):
+    method: Method = "GET"
+    body: OptBody = None
+    json_body: Annotated[JsonValue, Field(alias="json", validate_default=True)] = None
 
 
 class Assertions(_Model):
@@ -201,7 +205,7 @@ class Extraction(_Model):
         return self
 
 
-class Step(_Model):
+class Step(_OneBody):
     name: OptText = None
     method: Method = "GET"
     path: StepPath
@@ -223,13 +227,6 @@ class Step(_Model):
             if isinstance(method, str) and isinstance(path, str):
                 return {**data, "name": f"{method.strip().upper()} {path}"}
         return data
-
-    @field_validator("json_body")
-    @classmethod
-    def _one_body(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is not None and info.data.get("body") is not None:
-            raise Conflict("body and json are mutually exclusive; set only one")
-        return value
 
 
 class Scenario(_Model):

@@ -9,14 +9,17 @@ a scratch venv that takes our dependencies from the repo's .venv.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+NOT_SOURCE = (".git", ".venv", ".cache", "build", "dist", "*.egg-info", "__pycache__")
 
 
 def _run(*argv: str | Path, env: dict[str, str] | None = None) -> str:
@@ -36,6 +39,10 @@ def _run(*argv: str | Path, env: dict[str, str] | None = None) -> str:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """Our wheel, and everything the build printed."""
     out = tmp_path_factory.mktemp("wheel")
+    # From a copy: setuptools builds in ./build, and a stale module left there by a
+    # move would ship in the wheel.
+    source = tmp_path_factory.mktemp("source") / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     log = _run(
         sys.executable,
         "-m",
@@ -44,7 +51,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         "-v",
         "--no-deps",
         "--no-build-isolation",
-        ROOT,
+        source,
         "-w",
         out,
     )
@@ -57,6 +64,19 @@ def test_building_prints_no_deprecation_warning(wheel: tuple[Path, str]) -> None
     assert built.stat().st_size > 0
     warnings = [line for line in log.splitlines() if "deprecat" in line.lower()]
     assert warnings == []
+
+
+def test_the_wheel_holds_our_one_package_and_nothing_else(wheel: tuple[Path, str]) -> None:
+    with zipfile.ZipFile(wheel[0]) as archive:
+        modules = {n for n in archive.namelist() if n.endswith(".py")}
+    expected = {
+        f"loadtest_supervisor/{p.relative_to(ROOT / 'supervisor')}"
+        for p in (ROOT / "supervisor").rglob("*.py")
+    } | {
+        f"loadtest_supervisor/plugins/{p.relative_to(ROOT / 'plugins')}"
+        for p in (ROOT / "plugins").rglob("*.py")
+    }
+    assert modules == expected
 
 
 def test_installing_and_removing_supervisord_leaves_both_clis_working(
