@@ -14,6 +14,7 @@ environment); it prints ``ready`` once its discovery has started:
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,20 +24,29 @@ import pluggy
 from loadtest_supervisor.cluster.contracts import NodeContext
 from loadtest_supervisor.cluster.health import ClusterView
 from loadtest_supervisor.cluster.identity import node_context
+from loadtest_supervisor.config.loading import load_settings
 from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
-from loadtest_supervisor.plugin_manager import build_plugin_manager
-from loadtest_supervisor.plugins.consul_discovery import ConsulConfig
+from loadtest_supervisor.plugin_manager import build_plugin_manager, declared_settings
 from tests.support import LOOPBACK, free_port
 
 
 def node_settings(
     consul_url: str, service: str, node_id: str, consul_token: str | None = None, **extra: Any
 ) -> NodeSettings:
-    """Node settings as load_settings makes them, the Consul plugin's section included."""
-    consul = ConsulConfig(addr=consul_url, service_name=service, token=consul_token)
-    settings = NodeSettings(node_id=node_id, discovery_mode="consul", **extra)
-    return settings.with_plugins({"consul": consul})
+    """Node settings loaded as the CLI loads them: the CONSUL_* timings from the environment."""
+    env = {
+        **os.environ,
+        "CLUSTER_ENABLED": "true",
+        "CLUSTER_INSECURE": "true",
+        "CLUSTER_NODE_ID": node_id,
+        "DISCOVERY_MODE": "consul",
+        "CONSUL_ADDR": consul_url,
+        "CONSUL_SERVICE_NAME": service,
+    }
+    if consul_token is not None:
+        env["CONSUL_HTTP_TOKEN"] = consul_token
+    return load_settings(None, env, None, declared_settings).node.model_copy(update=extra)
 
 
 class PluginNode:
