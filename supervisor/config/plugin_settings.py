@@ -27,9 +27,6 @@ class PluginSettings:
     env: Mapping[str, str] = field(default_factory=dict)  # variable -> field of ``model``
     env_prefix: str | None = None  # e.g. "CONSUL_": unknown variables with it get a warning
 
-    def env_for(self, field_name: str) -> str | None:
-        return next((var for var, name in self.env.items() if name == field_name), None)
-
 
 def unknown_plugin_variables(
     environ: Mapping[str, str], declared: Sequence[PluginSettings]

@@ -35,7 +35,7 @@ def _problems(env: dict[str, str], config: Path | None = None) -> str:
 def test_the_consul_plugin_declares_its_section() -> None:
     (consul,) = [d for d in declared_settings() if d.section == "consul"]
     assert consul.model is ConsulConfig and consul.env_prefix == "CONSUL_"
-    assert consul.env_for("token") == "CONSUL_HTTP_TOKEN"
+    assert consul.env["CONSUL_HTTP_TOKEN"] == "token"
 
 
 def test_defaults_and_environment_reach_the_plugin_typed() -> None:
