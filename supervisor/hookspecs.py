@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from loadtest_supervisor.cluster.contracts import Consensus, Discovery, NodeContext, NodeStatus
+    from loadtest_supervisor.cluster.contracts import (
+        ConfigSource,
+        Consensus,
+        Discovery,
+        NodeContext,
+        NodeStatus,
+    )
     from loadtest_supervisor.config.plugin_settings import PluginSettings
 
 PROJECT = "loadtest_supervisor"
@@ -58,6 +64,11 @@ def loadtest_make_discovery(context: NodeContext) -> Discovery | None:
 @hookspec(firstresult=True)
 def loadtest_make_consensus(context: NodeContext) -> Consensus | None:
     """Return the Consensus that elects the coordinator (the chosen consensus plugin)."""
+
+
+@hookspec(firstresult=True)
+def loadtest_make_config_source(context: NodeContext) -> ConfigSource | None:
+    """Return the ConfigSource the leader reads the plan from (the chosen config source)."""
 
 
 @hookspec

@@ -25,8 +25,6 @@ from loadtest_supervisor.logs import log_event
 log = logging.getLogger("loadtest.hooks")
 
 GROUP_PREFIX = f"{hookspecs.PROJECT}."
-# The leader's own --config plan: read by the core, so no plugin is needed for it.
-CORE_CONFIG_SOURCE = "file"
 
 # Hook arguments include the whole NodeContext; a trace line must stay one readable line.
 _brief = reprlib.Repr()
@@ -53,9 +51,8 @@ def build_plugin_manager(
     pm.add_hookspecs(hookspecs)
     _register(pm, "discovery", settings.discovery_mode, "DISCOVERY_MODE={!r}")
     _register(pm, "consensus", consensus, "consensus {!r}")
-    source = settings.config_source
-    if source is not None and source != CORE_CONFIG_SOURCE:
-        _register(pm, "config_sources", source, "CLUSTER_CONFIG_SOURCE={!r}")
+    if settings.config_source is not None:
+        _register(pm, "config_sources", settings.config_source, "CLUSTER_CONFIG_SOURCE={!r}")
     for entry_point in entry_points(group=GROUP_PREFIX + "hooks"):
         pm.register(_load(entry_point, "hooks"), name=f"hooks:{entry_point.name}")
     if environ.get("LOADTEST_TRACE_HOOKS", "").strip().lower() in ("1", "true", "yes"):

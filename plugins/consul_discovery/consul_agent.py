@@ -90,7 +90,9 @@ class AgentStatus:
 class ConsulAgent:
     """A py-consul client whose calls run in a thread and report to AgentStatus."""
 
-    def __init__(self, settings: ConsulSettings, status: AgentStatus) -> None:
+    def __init__(
+        self, settings: ConsulSettings, status: AgentStatus, timeout_s: float = REQUEST_TIMEOUT_S
+    ) -> None:
         self.settings = settings
         self._status = status
         self._client = consul.Consul(
@@ -98,7 +100,7 @@ class ConsulAgent:
             port=settings.port,
             scheme=settings.scheme,
             token=settings.token,
-            connections_timeout=REQUEST_TIMEOUT_S,
+            connections_timeout=timeout_s,
         )
         # py-consul lets CONSUL_HTTP_TOKEN from the environment win over the token it
         # is given; the node's own setting must be the one sent.

@@ -15,6 +15,9 @@ from these variables (the environment wins), and shows them in ``--print-config`
                                       after its last pass (>= 300ms)
     CONSUL_ANTI_ENTROPY_INTERVAL=10s  how often the registration is re-asserted
     CONSUL_BOOTSTRAP_EXPECT=3         passing nodes a brand-new cluster waits for
+    CONSUL_CONFIG_KEY=loadtest/plan.yaml  the plan's KV key (CLUSTER_CONFIG_SOURCE=consul-kv)
+    CONSUL_TEMPLATE_FILE              a consul-template template: its rendering is the plan
+    CONSUL_TEMPLATE_BIN=consul-template   the binary that renders it (PATH is searched)
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from loadtest_supervisor.config.durations import format_duration
 from loadtest_supervisor.config.plugin_settings import PluginSettings
-from loadtest_supervisor.config.values import Duration, HttpUrl, Int1, OptDuration, OptSecret, Text
+from loadtest_supervisor.config.values import (
+    Duration,
+    HttpUrl,
+    Int1,
+    OptDuration,
+    OptFile,
+    OptSecret,
+    Text,
+)
 
 SECTION = "consul"
 
@@ -59,6 +70,9 @@ class ConsulConfig(BaseModel):
     liveness_ttl: Duration = 1.0
     anti_entropy_interval: Duration = 10.0
     bootstrap_expect: Int1 = 3
+    config_key: Text = "loadtest/plan.yaml"
+    template_file: OptFile = None
+    template_bin: Text = "consul-template"
 
     @field_validator("check_interval", "deregister_after", "liveness_ttl")
     @classmethod
@@ -91,6 +105,9 @@ DECLARED = PluginSettings(
         "CONSUL_LIVENESS_TTL": "liveness_ttl",
         "CONSUL_ANTI_ENTROPY_INTERVAL": "anti_entropy_interval",
         "CONSUL_BOOTSTRAP_EXPECT": "bootstrap_expect",
+        "CONSUL_CONFIG_KEY": "config_key",
+        "CONSUL_TEMPLATE_FILE": "template_file",
+        "CONSUL_TEMPLATE_BIN": "template_bin",
     },
     env_prefix="CONSUL_",
 )

@@ -64,6 +64,7 @@ class NodeContext:
     hook: Any  # pluggy HookRelay: context.hook.loadtest_state_changed(...)
     version: str = ""
     region: str | None = None
+    config_path: str | None = None  # the --config file this node was started with
 
 
 class Discovery(Protocol):
@@ -104,3 +105,32 @@ class Consensus(Protocol):
 
     async def stop(self) -> None:
         """Leave cleanly and release the port's services and threads."""
+
+
+@dataclass(frozen=True)
+class FetchedPlan:
+    """A plan as a config source holds it: the text, the source's own version of it
+    (a GCS generation, a Consul modify index, a hash) and where it came from."""
+
+    text: str
+    version: str
+    source: str
+
+
+class ConfigSourceError(Exception):
+    """The source cannot be read now (unreachable, missing, denied); the caller retries.
+    The message says what and where, and never carries a secret."""
+
+
+class ConfigSource(Protocol):
+    """Where the leader reads the test plan. Neither method may block the event loop."""
+
+    async def fetch(self) -> FetchedPlan:
+        """The plan as it is now; raises ConfigSourceError."""
+
+    async def watch(self, version: str) -> None:
+        """Return once the plan may differ from ``version`` (a blocking query, a poll);
+        raises ConfigSourceError. The caller then fetches."""
+
+    async def stop(self) -> None:
+        """Release what the source holds (threads, subprocesses)."""

@@ -39,7 +39,13 @@ def health_url(settings: NodeSettings) -> str:
     return f"http://{reachable_addr(settings.health_addr)}/health/cluster"
 
 
-def node_context(settings: NodeSettings, hook: Any, *, version: str = __version__) -> NodeContext:
+def node_context(
+    settings: NodeSettings,
+    hook: Any,
+    *,
+    version: str = __version__,
+    config_path: str | None = None,
+) -> NodeContext:
     """The context every plugin of this node gets; call it on the node's event loop."""
     return NodeContext(
         settings=settings,
@@ -51,4 +57,5 @@ def node_context(settings: NodeSettings, hook: Any, *, version: str = __version_
         hook=hook,
         version=version,
         region=settings.region,
+        config_path=config_path,
     )

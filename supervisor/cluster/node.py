@@ -74,7 +74,7 @@ async def run_cluster_node(settings: Settings, log_level: str = "INFO") -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    node = ClusterNode(node_settings, pm)
+    node = ClusterNode(node_settings, pm, config_path=settings.config_path)
     try:
         await node.start(stop)
         await node.run(stop)
@@ -91,9 +91,11 @@ async def run_cluster_node(settings: Settings, log_level: str = "INFO") -> int:
 class ClusterNode:
     """One node: its identity, its parts, and the state it derives from consensus."""
 
-    def __init__(self, settings: NodeSettings, pm: pluggy.PluginManager) -> None:
+    def __init__(
+        self, settings: NodeSettings, pm: pluggy.PluginManager, config_path: str | None = None
+    ) -> None:
         self.pm = pm
-        self.context = node_context(settings, pm.hook)
+        self.context = node_context(settings, pm.hook, config_path=config_path)
         self.view = ClusterView(settings.node_id, self.context.advertise_addr)
         self._state = "forming"
         self._leader_id: str | None = None

@@ -1,4 +1,4 @@
-"""Addresses in settings: host:port (IPv6 in brackets), peer lists, resolve targets, gs:// URIs.
+"""Addresses in settings: host:port (IPv6 in brackets), peer lists, resolve targets.
 
 Each parser raises ``ValueError`` whose text is the "what is allowed" part of the
 user-facing message, like every parser in ``values``.
@@ -10,7 +10,6 @@ import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
@@ -83,13 +82,3 @@ def resolve_addr(value: Any) -> str:
     if not host or port == 0:
         raise ValueError(allowed)
     return text
-
-
-def gcs_uri(value: Any) -> str:
-    allowed = "must be gs://bucket/object"
-    if not isinstance(value, str):
-        raise ValueError(allowed)
-    parts = urlsplit(value.strip())
-    if parts.scheme != "gs" or not parts.netloc or parts.path in ("", "/"):
-        raise ValueError(allowed)
-    return value.strip()

@@ -7,7 +7,7 @@ fills the plan's gaps, ``NODE_ENV`` wins over the file's ``cluster:`` section.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from difflib import get_close_matches
 
 from loadtest_supervisor.config.errors import is_secret_name, show_value
@@ -60,8 +60,6 @@ NODE_ENV: dict[str, Path] = {
     "CLUSTER_DATA_DIR": ("cluster", "data_dir"),
     "CLUSTER_MEMBER_REMOVE_AFTER": ("cluster", "member_remove_after"),
     "CLUSTER_CONFIG_SOURCE": ("cluster", "config_source"),
-    "CLUSTER_CONFIG_GCS_URI": ("cluster", "config_gcs_uri"),
-    "CLUSTER_CONFIG_CONSUL_KEY": ("cluster", "config_consul_key"),
 }
 ENV_FOR_PATH = {path: var for var, path in {**PLAN_ENV, **NODE_ENV}.items()}
 ENV_FOR_PATH[("request", "json")] = "SEND_JSON=true with JSON_PAYLOAD"
@@ -99,9 +97,10 @@ def clean_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v.strip() for k, v in environ.items() if isinstance(v, str) and v.strip()}
 
 
-def unknown_env_warnings(environ: Mapping[str, str]) -> list[str]:
+def unknown_env_warnings(environ: Mapping[str, str], plugin_vars: Iterable[str] = ()) -> list[str]:
+    """Warnings for CLUSTER_*/LOADTEST_* variables that no setting reads (plugins' included)."""
     # Read elsewhere, not settings: the plugin manager's switch for hook tracing.
-    known = [*PLAN_ENV, *NODE_ENV, "SEND_JSON", "LOADTEST_TRACE_HOOKS"]
+    known = [*PLAN_ENV, *NODE_ENV, "SEND_JSON", "LOADTEST_TRACE_HOOKS", *plugin_vars]
     warnings = []
     for var in sorted(clean_env(environ)):
         if var.startswith(("CLUSTER_", "LOADTEST_")) and var not in known:

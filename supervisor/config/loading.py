@@ -222,7 +222,7 @@ def load_settings(
         sources={dotted(path): source.describe() for path, source in builder.sources.items()},
         warnings=(
             *builder.warnings,
-            *unknown_env_warnings(environ),
+            *unknown_env_warnings(environ, [var for d in declared for var in d.env]),
             *unknown_plugin_variables(clean_env(environ), declared),
         ),
     )

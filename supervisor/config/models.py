@@ -40,10 +40,8 @@ from loadtest_supervisor.config.values import (
     Method,
     Missing,
     OptBody,
-    OptConfigSource,
     OptDuration,
     OptFile,
-    OptGcsUri,
     OptHeaderName,
     OptInt1,
     OptJsonPath,
@@ -80,11 +78,6 @@ class _Model(BaseModel):
             elif isinstance(value, str):
                 value = mask_url(value)
             yield name, value
-
-
-def _required_when(condition: bool, value: Any, reason: str) -> None:
-    if condition and value is None:
-        raise Missing(f"required when {reason}")
 
 
 class TLSSettings(_Model):
@@ -273,9 +266,8 @@ class NodeSettings(_Model):
     # from the voting members: long enough that a stalled or restarting node does
     # not shrink the quorum (Consul's shortest deregister window).
     member_remove_after: Duration = 60.0
-    config_source: OptConfigSource = None
-    config_gcs_uri: OptGcsUri = Field(None, validate_default=True)
-    config_consul_key: OptText = Field(None, validate_default=True)
+    # The name of an installed config source plugin; the plugin manager checks it.
+    config_source: OptText = None
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
@@ -323,16 +315,3 @@ class NodeSettings(_Model):
                 "(CLUSTER_INSECURE=true) to run without authentication"
             )
         return insecure
-
-    @field_validator("config_gcs_uri")
-    @classmethod
-    def _gcs_needs_uri(cls, value: str | None, info: ValidationInfo) -> str | None:
-        _required_when(info.data.get("config_source") == "gcs", value, "config_source is gcs")
-        return value
-
-    @field_validator("config_consul_key")
-    @classmethod
-    def _consul_kv_needs_key(cls, value: str | None, info: ValidationInfo) -> str | None:
-        source = info.data.get("config_source")
-        _required_when(source == "consul-kv", value, "config_source is consul-kv")
-        return value

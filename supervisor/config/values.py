@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from jsonpath_ng import parse as parse_jsonpath
 from pydantic import BeforeValidator, PlainSerializer, SecretStr
 
-from loadtest_supervisor.config.addresses import gcs_uri, host_port, peer_list, resolve_addr
+from loadtest_supervisor.config.addresses import host_port, peer_list, resolve_addr
 from loadtest_supervisor.config.durations import duration_seconds, format_duration
 from loadtest_supervisor.config.load_models import LOAD_MODELS
 from loadtest_supervisor.config.variables import VAR_NAME_ALLOWED, is_var_name
@@ -38,7 +38,6 @@ class Conflict(ValueError):
 BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 BOOL_ALLOWED = "must be a boolean; allowed: true, false, 1, 0, yes, no"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-CONFIG_SOURCES = ("file", "gcs", "consul-kv")
 
 # RFC 9110 token: the characters a header name may use.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -199,10 +198,6 @@ def _load_model(value: Any) -> str:
     )(value)
 
 
-def _config_source(value: Any) -> str:
-    return _choice(CONFIG_SOURCES, lambda s: s.strip().lower().replace("_", "-"))(value)
-
-
 def _status(value: Any) -> tuple[int, ...]:
     allowed = "must be an HTTP status 100..599 or a list of them"
     codes = value if isinstance(value, list) else [value]
@@ -317,11 +312,9 @@ PeerAddr = Annotated[str, BeforeValidator(host_port(listen=False))]
 OptPeerAddr = Annotated[str | None, BeforeValidator(_optional(host_port(listen=False)))]
 PeerList = Annotated[list[PeerAddr], BeforeValidator(peer_list)]
 OptResolve = Annotated[str | None, BeforeValidator(_optional(resolve_addr))]
-OptGcsUri = Annotated[str | None, BeforeValidator(_optional(gcs_uri))]
 OptSecret = Annotated[SecretStr | None, BeforeValidator(_optional(_secret))]
 Method = Annotated[str, BeforeValidator(_method)]
 LoadModel = Annotated[str, BeforeValidator(_load_model)]
-OptConfigSource = Annotated[str | None, BeforeValidator(_optional(_config_source))]
 HeaderName = Annotated[str, BeforeValidator(_header_name)]
 Headers = Annotated[
     dict[HeaderName, Annotated[str, BeforeValidator(_scalar_text("header value"))]],

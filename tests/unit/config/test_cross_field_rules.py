@@ -8,7 +8,8 @@ from pathlib import Path
 
 from loadtest_supervisor.config.loading import load_settings
 from loadtest_supervisor.config.rendering import render_effective_config
-from tests.unit.config.loading import ENV, config, problems
+from loadtest_supervisor.plugins.consul_discovery import ConsulConfig
+from tests.unit.config.loading import ENV, config, load, problems
 
 
 def test_client_cert_and_key_together(tmp_path: Path) -> None:
@@ -34,12 +35,12 @@ def test_cluster_mtls_needs_all_three_files(tmp_path: Path) -> None:
     ]
 
 
-def test_config_source_needs_its_location() -> None:
-    assert problems(None, {**ENV, "CLUSTER_CONFIG_SOURCE": "consul-kv"}) == [
-        "cluster.config_consul_key: required when config_source is consul-kv; set "
-        "cluster.config_consul_key in a --config file or the CLUSTER_CONFIG_CONSUL_KEY "
-        "environment variable"
-    ]
+def test_config_source_location_belongs_to_its_plugin() -> None:
+    # The source's own settings (key, URI) are its plugin's; the Consul key has a default.
+    cluster = {"CLUSTER_ENABLED": "true", "CLUSTER_INSECURE": "true"}
+    settings = load(CLUSTER_CONFIG_SOURCE="consul-kv", **cluster)
+    assert settings.node.config_source == "consul-kv"
+    assert settings.node.plugin("consul", ConsulConfig).config_key == "loadtest/plan.yaml"
 
 
 def test_cluster_node_without_a_plan_waits_for_one() -> None:

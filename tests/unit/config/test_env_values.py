@@ -55,7 +55,6 @@ def test_defaults() -> None:
     assert (node.tls_cert, node.tls_key, node.tls_ca) == (None, None, None)
     assert node.data_dir == "./data/cluster"
     assert node.config_source is None  # no --config given
-    assert (node.config_gcs_uri, node.config_consul_key) == (None, None)
     assert settings.config_path is None
     assert settings.warnings == ()
 
@@ -169,21 +168,7 @@ def test_tls_env_files(tmp_path: Path) -> None:
         ({"CLUSTER_NODES": "ip1:7000, ip2:7000,"}, "nodes", ["ip1:7000", "ip2:7000"]),
         ({"CLUSTER_INSECURE": "true"}, "insecure", True),
         ({"CLUSTER_DATA_DIR": "/var/lib/lt"}, "data_dir", "/var/lib/lt"),
-        (
-            {"CLUSTER_CONFIG_SOURCE": "Consul_KV", "CLUSTER_CONFIG_CONSUL_KEY": "lt/plan"},
-            "config_source",
-            "consul-kv",
-        ),
-        (
-            {"CLUSTER_CONFIG_SOURCE": "gcs", "CLUSTER_CONFIG_GCS_URI": "gs://b/plans/a.yaml"},
-            "config_gcs_uri",
-            "gs://b/plans/a.yaml",
-        ),
-        (
-            {"CLUSTER_CONFIG_SOURCE": "consul-kv", "CLUSTER_CONFIG_CONSUL_KEY": "lt/plan"},
-            "config_consul_key",
-            "lt/plan",
-        ),
+        ({"CLUSTER_CONFIG_SOURCE": "consul-kv"}, "config_source", "consul-kv"),
     ],
 )
 def test_node_env_vars(env: dict[str, str], attribute: str, expected: Any) -> None:
@@ -311,14 +296,6 @@ def test_env_var_bad_integer() -> None:
             {"CLUSTER_ADVERTISE_ADDR": "0.0.0.0:0"},
             "CLUSTER_ADVERTISE_ADDR='0.0.0.0:0': must be host:port (IPv6 as [addr]:port), "
             "e.g. 10.0.0.5:7000",
-        ),
-        (
-            {"CLUSTER_CONFIG_SOURCE": "s3"},
-            "CLUSTER_CONFIG_SOURCE='s3': allowed: file, gcs, consul-kv",
-        ),
-        (
-            {"CLUSTER_CONFIG_SOURCE": "gcs", "CLUSTER_CONFIG_GCS_URI": "bucket/obj"},
-            "CLUSTER_CONFIG_GCS_URI='bucket/obj': must be gs://bucket/object",
         ),
     ],
 )

@@ -95,7 +95,7 @@ def test_yaml_section_not_a_mapping() -> None:
         "daily_max_rps, daily_mid_rps, daily_min_rps, duration, max_rps, min_rps, model, "
         "ramp_duration, target_rps, workers",
         "test.yaml: cluster=[1] (list): must be a mapping with keys: advertise_addr, bind_addr, "
-        "config_consul_key, config_gcs_uri, config_source, data_dir, discovery_mode, enabled, "
+        "config_source, data_dir, discovery_mode, enabled, "
         "health_addr, http_api, insecure, "
         "member_remove_after, node_id, nodes, region, secret, tls_ca, tls_cert, tls_key",
     ]
