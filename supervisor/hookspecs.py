@@ -109,7 +109,8 @@ def loadtest_peers_changed(context: NodeContext, status: NodeStatus) -> None:
 
 @hookspec
 def loadtest_config_committed(context: NodeContext, config: dict[str, Any]) -> None:
-    """A test config was committed through consensus: ``{"yaml", "sha256", "source"}``."""
+    """A new test plan was committed through consensus, told on every node:
+    ``{"yaml", "sha256", "source", "version"}`` (the source's own version of it)."""
 
 
 @hookspec

@@ -92,7 +92,8 @@ class RaftConsensus:
         self._joined_by = 0.0
         self._fresh_at = 0.0
         self._on_status: Callable[[NodeStatus], None] | None = None
-        self._state = ReplicatedState()
+        self._on_committed: Callable[[dict[str, Any]], None] | None = None
+        self._state = ReplicatedState(self._applied)
         self._syncobj: SyncObj | None = None
         self._owner: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -190,6 +191,15 @@ class RaftConsensus:
 
     def committed(self) -> dict[str, Any]:
         return self._state.snapshot()
+
+    def on_committed(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        self._on_committed = callback
+
+    def _applied(self, state: dict[str, Any]) -> None:
+        # pysyncobj applies on its tick thread; the node hears of it on its loop.
+        callback = self._on_committed
+        if callback is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(callback, state)
 
     async def stop(self) -> None:
         self._on_status = None

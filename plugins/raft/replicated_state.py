@@ -1,6 +1,7 @@
 """The replicated state machine: small, JSON-only, and fenced by term.
 
-A command is a dict updating any of ``config`` (``{"yaml", "sha256", "source"}``),
+A command is a dict updating any of ``config`` (``{"yaml", "sha256", "source",
+"version"}``), ``config_error`` (why the leader could not commit a plan, or None),
 ``run`` (the run record) and ``metrics_checkpoint`` (the latest aggregated metrics),
 plus the ``term`` of the leader that proposed it. It travels through pysyncobj as one
 JSON string, so the only things pysyncobj pickles are a string and its own internals.
@@ -12,11 +13,12 @@ rejected, so a deposed leader's late command can never overwrite a newer leader'
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pysyncobj import SyncObjConsumer, replicated
 
-PARTS = ("config", "run", "metrics_checkpoint")
+PARTS = ("config", "config_error", "run", "metrics_checkpoint")
 
 
 class StaleTermError(Exception):
@@ -47,7 +49,10 @@ class ReplicatedState(SyncObjConsumer):
     """Holds the state; pysyncobj calls ``apply_json`` on every node, in log order, on
     its tick thread, and snapshots the attributes set below into its dump file."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_applied: Callable[[dict[str, Any]], None] | None = None) -> None:
+        # Set before the base class records its own attributes: those are not
+        # snapshotted, and a callback cannot be.
+        self.on_applied = on_applied
         super().__init__()
         self.state: dict[str, Any] = {"term": 0, **dict.fromkeys(PARTS)}
 
@@ -57,7 +62,16 @@ class ReplicatedState(SyncObjConsumer):
             self.state = apply_command(self.state, json.loads(command_json))
         except (StaleTermError, ValueError) as e:
             return {"ok": False, "error": str(e)}
+        self._applied()
         return {"ok": True}
+
+    def _deserialize(self, data: dict[str, Any]) -> None:
+        super()._deserialize(data)  # a snapshot, loaded at start or sent by the leader
+        self._applied()
+
+    def _applied(self) -> None:
+        if self.on_applied is not None:
+            self.on_applied(self.snapshot())
 
     def snapshot(self) -> dict[str, Any]:
         return dict(self.state)

@@ -103,6 +103,10 @@ class Consensus(Protocol):
     def committed(self) -> dict[str, Any]:
         """The replicated state as applied on this node."""
 
+    def on_committed(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Have ``callback`` called on the event loop with the replicated state each time
+        a command is applied on this node (a snapshot loaded counts as one)."""
+
     async def stop(self) -> None:
         """Leave cleanly and release the port's services and threads."""
 

@@ -37,6 +37,8 @@ class ClusterView:
         # Set once consensus runs: health asks it directly, since only consensus knows
         # whether its last status is still vouched for (cheap, never blocks).
         self.consensus: Consensus | None = None
+        # The replicated state as last applied here (plan, run, config error).
+        self.committed: dict[str, Any] = {}
 
     @property
     def status(self) -> NodeStatus:
@@ -66,6 +68,10 @@ class ClusterView:
         }
         if self.discovery is not None and (error := self.discovery.problem()):
             doc["discovery_error"] = error
+        if config := self.committed.get("config"):
+            doc["config"] = {k: config.get(k) for k in ("sha256", "source", "version")}
+        if config_error := self.committed.get("config_error"):
+            doc["config_error"] = config_error["message"]
         return doc
 
     def totals(self) -> RunTotals | None:

@@ -24,6 +24,7 @@ import pluggy
 
 from loadtest_supervisor import __version__
 from loadtest_supervisor.cluster.contracts import (
+    ConfigSource,
     Consensus,
     Discovery,
     NodeStatus,
@@ -33,6 +34,7 @@ from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_serve
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.identity import node_context
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
+from loadtest_supervisor.cluster.plan_keeper import PlanKeeper
 from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.config.loading import Settings
 from loadtest_supervisor.config.models import NodeSettings
@@ -104,6 +106,8 @@ class ClusterNode:
         self._api: HttpApiServer | None = None
         self._discovery: Discovery | None = None
         self._consensus: Consensus | None = None
+        self._keeper: PlanKeeper | None = None
+        self._committed_sha: str | None = None
         self._started = False
 
     async def start(self, stop: asyncio.Event) -> None:
@@ -123,6 +127,9 @@ class ClusterNode:
             raise NodeStartError(str(exc), ExitCode.CONFIG) from exc
         discovery: Discovery = self._make("discovery", self.pm.hook.loadtest_make_discovery)
         consensus: Consensus = self._make("consensus", self.pm.hook.loadtest_make_consensus)
+        source: ConfigSource | None = None
+        if settings.config_source is not None:
+            source = self._make("config source", self.pm.hook.loadtest_make_config_source)
         try:
             self._grpc = await start_grpc_server(
                 settings.bind_addr,
@@ -150,6 +157,10 @@ class ClusterNode:
             if not await _unless_stopped(discovery.start(), stop):
                 return
             self._peers = await discovery.peers()
+            consensus.on_committed(self.on_committed)
+            self.on_committed(consensus.committed())  # what a restart loaded from its dump
+            if source is not None:
+                self._keeper = PlanKeeper(source, consensus)
             await consensus.start(self._peers, self.on_status)
             self._consensus = consensus
             self.view.consensus = consensus
@@ -180,6 +191,8 @@ class ClusterNode:
         if self._started:
             self._tell("loadtest_node_stopping")
             log_event(log, "node_stopping")
+        if self._keeper is not None:
+            await self._quietly("plan_keeper", self._keeper.stop())
         if self._consensus is not None:
             await self._quietly("consensus", self._consensus.stop())
         if self._discovery is not None:
@@ -189,7 +202,7 @@ class ClusterNode:
         if self._grpc is not None:
             await self._quietly("grpc", self._grpc.stop(GRPC_GRACE_S))
         self._started = False
-        self._consensus = self._discovery = self._api = self._grpc = None
+        self._consensus = self._discovery = self._api = self._grpc = self._keeper = None
 
     def on_status(self, status: NodeStatus) -> None:
         """Consensus's callback (on the loop): cache it for /health and publish changes."""
@@ -200,6 +213,8 @@ class ClusterNode:
         bind_context(state=new_state, term=status.term)
         if set(status.members) != set(old.members):
             self._tell("loadtest_peers_changed", status=status)
+        if self._keeper is not None:
+            self._keeper.lead(new_state == "leader")
         # A follower whose leader changed has changed too: the health document did.
         if new_state == self._state and leader_id == self._leader_id:
             return
@@ -221,6 +236,16 @@ class ClusterNode:
         )
         if new_state == "leader" and old_state != "leader":
             self._tell("loadtest_elected_leader", term=status.term)
+
+    def on_committed(self, state: dict[str, Any]) -> None:
+        """Consensus applied a command (on the loop): show it, and tell of a new plan."""
+        self.view.committed = state
+        config = state.get("config") or {}
+        sha = config.get("sha256")
+        if sha is not None and sha != self._committed_sha:
+            self._committed_sha = sha
+            log_event(log, "config_committed", sha256=sha[:12], source=config.get("source"))
+            self._tell("loadtest_config_committed", config=config)
 
     def _make(self, kind: str, hook: Any) -> Any:
         try:
