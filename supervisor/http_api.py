@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import uvicorn
@@ -18,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from loadtest_supervisor.live.prometheus import build_registry
 from loadtest_supervisor.metrics.run_totals import RunTotals
@@ -71,7 +72,8 @@ class StandaloneNode:
         self._results = results
 
 
-def build_app(node: NodeView) -> Starlette:
+def build_app(node: NodeView, routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The read-only API of ``node``, plus ``routes`` (the cluster's mutating ones)."""
     registry = build_registry(node.totals)
 
     # Handlers are async on purpose: sync ones would run in a thread pool and read the
@@ -93,6 +95,7 @@ def build_app(node: NodeView) -> Starlette:
             Route("/health/cluster", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/results", results, methods=["GET"]),
+            *routes,
         ]
     )
 

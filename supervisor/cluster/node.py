@@ -30,11 +30,14 @@ from loadtest_supervisor.cluster.contracts import (
     NodeStatus,
     Peer,
 )
+from loadtest_supervisor.cluster.coordination import CoordinationServicer, PlanSubmission
 from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.identity import node_context
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
 from loadtest_supervisor.cluster.plan_keeper import PlanKeeper
+from loadtest_supervisor.cluster.run_routes import run_routes
+from loadtest_supervisor.cluster.wire import loadtest_pb2_grpc
 from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.config.loading import Settings
 from loadtest_supervisor.config.models import NodeSettings
@@ -107,6 +110,7 @@ class ClusterNode:
         self._discovery: Discovery | None = None
         self._consensus: Consensus | None = None
         self._keeper: PlanKeeper | None = None
+        self._coordination: CoordinationServicer | None = None
         self._committed_sha: str | None = None
         self._started = False
 
@@ -130,6 +134,9 @@ class ClusterNode:
         source: ConfigSource | None = None
         if settings.config_source is not None:
             source = self._make("config source", self.pm.hook.loadtest_make_config_source)
+        self._keeper = PlanKeeper(source, consensus)
+        submission = PlanSubmission(self._keeper, self.view, auth)
+        self._coordination = CoordinationServicer(submission, self.view)
         try:
             self._grpc = await start_grpc_server(
                 settings.bind_addr,
@@ -146,7 +153,8 @@ class ClusterNode:
         if settings.http_api:
             host, port = split_host_port(settings.health_addr)
             try:
-                self._api = await serve_http_api(build_app(self.view), host, port)
+                app = build_app(self.view, run_routes(submission, settings.api_token))
+                self._api = await serve_http_api(app, host, port)
             except OSError as exc:
                 raise NodeStartError(str(exc), ExitCode.CANNOT_RUN) from exc
 
@@ -159,8 +167,6 @@ class ClusterNode:
             self._peers = await discovery.peers()
             consensus.on_committed(self.on_committed)
             self.on_committed(consensus.committed())  # what a restart loaded from its dump
-            if source is not None:
-                self._keeper = PlanKeeper(source, consensus)
             await consensus.start(self._peers, self.on_status)
             self._consensus = consensus
             self.view.consensus = consensus
@@ -257,6 +263,8 @@ class ClusterNode:
         return part
 
     def _register(self, server: Any) -> None:
+        if self._coordination is not None:
+            loadtest_pb2_grpc.add_CoordinationServicer_to_server(self._coordination, server)
         self.pm.hook.loadtest_register_grpc_services(server=server, context=self.context)
 
     async def _poll(self) -> None:

@@ -33,47 +33,65 @@ def plan_sha256(text: str) -> str:
 
 
 class PlanKeeper:
-    def __init__(self, source: ConfigSource, consensus: Consensus) -> None:
+    """Commits plans on the leader: from the config source, if the node has one, and
+    those submitted through the API (``submit``)."""
+
+    def __init__(self, source: ConfigSource | None, consensus: Consensus) -> None:
         self._source = source
         self._consensus = consensus
         self._task: asyncio.Task[None] | None = None
 
     def lead(self, is_leader: bool) -> None:
         """Start reading the source on becoming leader; stop on losing leadership."""
-        if is_leader and self._task is None:
-            self._task = asyncio.create_task(self._keep())
+        if is_leader and self._task is None and self._source is not None:
+            self._task = asyncio.create_task(self._keep(self._source))
         elif not is_leader and self._task is not None:
             self._task.cancel()
             self._task = None
 
     async def stop(self) -> None:
         self.lead(False)
-        await self._source.stop()
+        if self._source is not None:
+            await self._source.stop()
 
-    async def _keep(self) -> None:
+    async def submit(self, text: str, source: str) -> str:
+        """Validate and commit a plan given to this leader; its SHA-256.
+
+        Raises ConfigError (it does not validate: nothing is committed) or
+        CommitFailed (no quorum, or no longer the leader).
+        """
+        load_plan_text(text, source)
+        sha = plan_sha256(text)
+        if (self._consensus.committed().get("config") or {}).get("sha256") != sha:
+            config = {"yaml": text, "sha256": sha, "source": source, "version": sha[:12]}
+            await self._propose({"config": config, "config_error": None})
+            log_event(log, "plan_committed", sha256=sha[:12], source=source)
+        return sha
+
+    async def _keep(self, source: ConfigSource) -> None:
         version: str | None = None  # of the last plan read, valid or not
         retry = RETRY_S[0]
         while True:
             try:
-                version = await self._read_and_offer(version)
+                version = await self._read_and_offer(source, version)
                 retry = RETRY_S[0]
                 continue
             except ConfigSourceError as exc:
                 unreadable = str(exc)
-            except _NotCommitted:
+            except CommitFailed:
                 unreadable = None
             if unreadable is not None:
-                with contextlib.suppress(_NotCommitted):
+                with contextlib.suppress(CommitFailed):
                     await self._refuse(unreadable, None)
             await asyncio.sleep(retry)
             retry = min(retry * 2, RETRY_S[1])
             version = None  # read again first: that is what clears an error
 
-    async def _read_and_offer(self, version: str | None) -> str:
+    async def _read_and_offer(self, source: ConfigSource, version: str | None) -> str:
         """Wait for a plan newer than ``version``, offer it; its version."""
         if version is not None:
-            await self._source.watch(version)
-        fetched = await self._source.fetch()
+            await source.watch(version)
+        fetched = await source.fetch()
         await self._offer(fetched.text, fetched.source, fetched.version)
         return fetched.version
 
@@ -107,8 +125,9 @@ class PlanKeeper:
             await self._consensus.propose(command)
         except Exception as exc:  # no quorum now, or not leader any more
             log_event(log, "plan_commit_failed", level=logging.WARNING, error=repr(exc))
-            raise _NotCommitted from exc
+            raise CommitFailed(str(exc)) from exc
 
 
-class _NotCommitted(Exception):
-    """A commit failed; the keeper reads and tries again while it leads."""
+class CommitFailed(Exception):
+    """Consensus did not commit (no quorum, not the leader); the keeper tries again while
+    it leads, an API caller is told."""

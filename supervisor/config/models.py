@@ -268,6 +268,8 @@ class NodeSettings(_Model):
     member_remove_after: Duration = 60.0
     # The name of an installed config source plugin; the plugin manager checks it.
     config_source: OptText = None
+    # Bearer token of the HTTP API's mutating endpoints; unset, they answer 403.
+    api_token: OptSecret = None
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)

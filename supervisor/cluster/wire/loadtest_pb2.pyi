@@ -76,15 +76,17 @@ class SubmitConfigRequest(_message.Message):
     def __init__(self, yaml: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class SubmitConfigReply(_message.Message):
-    __slots__ = ("accepted", "sha256", "term", "leader_id", "error")
+    __slots__ = ("accepted", "sha256", "term", "leader_id", "error", "retryable")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
     LEADER_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
     accepted: bool
     sha256: str
     term: int
     leader_id: str
     error: str
-    def __init__(self, accepted: _Optional[bool] = ..., sha256: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+    retryable: bool
+    def __init__(self, accepted: _Optional[bool] = ..., sha256: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., error: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...

@@ -179,7 +179,8 @@ class Raft:
 
 
 class CoordinationStub:
-    """Coordination between the leader and the other nodes (servicer: a later issue).
+    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py;
+    PushMetrics: a later issue).
     """
 
     def __init__(self, channel):
@@ -201,7 +202,8 @@ class CoordinationStub:
 
 
 class CoordinationServicer:
-    """Coordination between the leader and the other nodes (servicer: a later issue).
+    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py;
+    PushMetrics: a later issue).
     """
 
     def PushMetrics(self, request_iterator, context):
@@ -241,7 +243,8 @@ def add_CoordinationServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Coordination:
-    """Coordination between the leader and the other nodes (servicer: a later issue).
+    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py;
+    PushMetrics: a later issue).
     """
 
     @staticmethod
