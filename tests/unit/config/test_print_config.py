@@ -20,6 +20,7 @@ from tests.unit.config.loading import URL, config, problems
 SECRETS = {
     "CONSUL_HTTP_TOKEN": "consul-tok-9f8e",
     "CLUSTER_SECRET": "cluster-s3cr3t",
+    "CLUSTER_API_TOKEN": "api-t0ken-77",
     "CUSTOM_HEADERS": "Authorization:Bearer hdr-abc123,X-Api-Key:key-456,Cookie:sid=cookie-789,"
     "X-Visible:plain-value",
 }
@@ -42,6 +43,7 @@ cluster: {region: eu}
     for secret in (
         "consul-tok-9f8e",
         "cluster-s3cr3t",
+        "api-t0ken-77",
         "hdr-abc123",
         "key-456",
         "cookie-789",
@@ -52,6 +54,7 @@ cluster: {region: eu}
     assert "plain-value" in text
     assert "    token: '***'  # from env CONSUL_HTTP_TOKEN" in text  # the Consul plugin's
     assert "secret: '***'  # from env CLUSTER_SECRET" in text
+    assert "api_token: '***'  # from env CLUSTER_API_TOKEN" in text
     assert "url: http://user:***@h/  # from test.yaml" in text
     assert "Authorization: '***'" in text
     assert yaml.safe_load(text)["cluster"]["secret"] == "***"
