@@ -70,12 +70,20 @@ class ClusterView:
             doc["discovery_error"] = error
         if config := self.committed.get("config"):
             doc["config"] = {k: config.get(k) for k in ("sha256", "source", "version")}
+        if run := self.committed.get("run"):
+            doc["run"] = {k: run[k] for k in ("run_id", "state", "start_at", "end_at")}
         if config_error := self.committed.get("config_error"):
             doc["config_error"] = config_error["message"]
         return doc
 
     def totals(self) -> RunTotals | None:
         return self._totals
+
+    def set_totals(self, totals: RunTotals | None) -> None:
+        self._totals = totals
+
+    def set_results(self, results: dict[str, Any] | None) -> None:
+        self._results = results
 
     def results(self) -> dict[str, Any] | None:
         return self._results

@@ -36,6 +36,7 @@ from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.identity import node_context
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
 from loadtest_supervisor.cluster.plan_keeper import PlanKeeper
+from loadtest_supervisor.cluster.run_keeper import RunKeeper
 from loadtest_supervisor.cluster.run_routes import run_routes
 from loadtest_supervisor.cluster.wire import loadtest_pb2_grpc
 from loadtest_supervisor.config.addresses import split_host_port
@@ -110,6 +111,7 @@ class ClusterNode:
         self._discovery: Discovery | None = None
         self._consensus: Consensus | None = None
         self._keeper: PlanKeeper | None = None
+        self._runs: RunKeeper | None = None
         self._coordination: CoordinationServicer | None = None
         self._committed_sha: str | None = None
         self._started = False
@@ -135,6 +137,9 @@ class ClusterNode:
         if settings.config_source is not None:
             source = self._make("config source", self.pm.hook.loadtest_make_config_source)
         self._keeper = PlanKeeper(source, consensus)
+        self._runs = RunKeeper(
+            consensus, self.view, settings.node_id, self._tell, settings.start_lead
+        )
         submission = PlanSubmission(self._keeper, self.view, auth)
         self._coordination = CoordinationServicer(submission, self.view)
         try:
@@ -197,6 +202,8 @@ class ClusterNode:
         if self._started:
             self._tell("loadtest_node_stopping")
             log_event(log, "node_stopping")
+        if self._runs is not None:
+            await self._quietly("run", self._runs.stop())
         if self._keeper is not None:
             await self._quietly("plan_keeper", self._keeper.stop())
         if self._consensus is not None:
@@ -209,6 +216,7 @@ class ClusterNode:
             await self._quietly("grpc", self._grpc.stop(GRPC_GRACE_S))
         self._started = False
         self._consensus = self._discovery = self._api = self._grpc = self._keeper = None
+        self._runs = None
 
     def on_status(self, status: NodeStatus) -> None:
         """Consensus's callback (on the loop): cache it for /health and publish changes."""
@@ -221,6 +229,8 @@ class ClusterNode:
             self._tell("loadtest_peers_changed", status=status)
         if self._keeper is not None:
             self._keeper.lead(new_state == "leader")
+        if self._runs is not None and self._consensus is not None:
+            self._runs.on_status(status)
         # A follower whose leader changed has changed too: the health document did.
         if new_state == self._state and leader_id == self._leader_id:
             return
@@ -246,6 +256,8 @@ class ClusterNode:
     def on_committed(self, state: dict[str, Any]) -> None:
         """Consensus applied a command (on the loop): show it, and tell of a new plan."""
         self.view.committed = state
+        if self._runs is not None:
+            self._runs.on_committed(state)
         config = state.get("config") or {}
         sha = config.get("sha256")
         if sha is not None and sha != self._committed_sha:

@@ -61,6 +61,7 @@ NODE_ENV: dict[str, Path] = {
     "CLUSTER_MEMBER_REMOVE_AFTER": ("cluster", "member_remove_after"),
     "CLUSTER_CONFIG_SOURCE": ("cluster", "config_source"),
     "CLUSTER_API_TOKEN": ("cluster", "api_token"),
+    "CLUSTER_START_LEAD": ("cluster", "start_lead"),
 }
 ENV_FOR_PATH = {path: var for var, path in {**PLAN_ENV, **NODE_ENV}.items()}
 ENV_FOR_PATH[("request", "json")] = "SEND_JSON=true with JSON_PAYLOAD"

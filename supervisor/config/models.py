@@ -270,6 +270,9 @@ class NodeSettings(_Model):
     config_source: OptText = None
     # Bearer token of the HTTP API's mutating endpoints; unset, they answer 403.
     api_token: OptSecret = None
+    # From committing a run to its first arrival, on the leader's clock: time for the
+    # record to reach every node. Workers that start later catch up on the same curve.
+    start_lead: Duration = 0.5
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)

@@ -29,6 +29,19 @@ READY_TIMEOUT = 60.0
 MAX_RESTARTS_PER_SLOT = 5
 
 
+@dataclass(frozen=True)
+class RunWindow:
+    """When a run's curve starts and ends, and when this node joins it (monotonic s).
+
+    A cluster node gets its window from the committed run record; one that learns of a
+    run late joins at ``join_at`` on the same curve and owes nothing from before.
+    """
+
+    start: float
+    end: float
+    join_at: float
+
+
 @dataclass
 class RunOutcome:
     totals: RunTotals
@@ -51,15 +64,20 @@ class _Worker:
 
 
 class LoadRun:
-    """One standalone run of a test plan on this machine's workers."""
+    """One run of a test plan on this machine's workers.
 
-    def __init__(self, plan: TestPlan, workers: int) -> None:
+    ``share`` is this machine's part of an open model's rate (a cluster node's share;
+    1 alone); a closed model's share is in the plan's concurrency already.
+    """
+
+    def __init__(self, plan: TestPlan, workers: int, share: float = 1.0) -> None:
         # Compile once here so bad TLS material fails before any process starts.
         compile_plan(plan)
         self.plan = plan
         concurrency = plan.load.concurrency
         self.worker_count = max(1, min(workers, concurrency))
         self.connections = split(concurrency, self.worker_count)
+        self.share = share
         self.totals = RunTotals()
         self.run_start = 0.0
         self.run_end = 0.0
@@ -73,17 +91,20 @@ class LoadRun:
     def elapsed(self) -> float:
         return max(0.0, min(monotonic(), self.run_end) - self.run_start) if self.run_start else 0.0
 
-    async def run(self, stop: asyncio.Event) -> RunOutcome:
-        """Run to the plan's duration or until ``stop`` is set; always collects final stats."""
+    async def run(self, stop: asyncio.Event, window: RunWindow | None = None) -> RunOutcome:
+        """Run to the plan's duration (or ``window``) or until ``stop`` is set; always
+        collects final stats."""
         concurrency = self.plan.load.concurrency
         for slot, connections in enumerate(self.connections):
-            self._spawn(slot, 0, connections, connections / concurrency)
+            self._spawn(slot, 0, connections, self.share * connections / concurrency)
         try:
             await self._wait_ready(list(self._workers.values()))
-            self.run_start = monotonic() + START_LEAD
-            self.run_end = self.run_start + self.plan.load.duration
+            if window is None:
+                start = monotonic() + START_LEAD
+                window = RunWindow(start, start + self.plan.load.duration, start)
+            self.run_start, self.run_end = window.start, window.end
             for worker in self._workers.values():
-                worker.pipe.send(("start", self.run_start, self.run_end, self.run_start))
+                worker.pipe.send(("start", self.run_start, self.run_end, window.join_at))
             log_event(log, "run_started", workers=self.worker_count, connections=concurrency)
             stop_wait = asyncio.ensure_future(stop.wait())
             await asyncio.wait([stop_wait], timeout=self.run_end - monotonic())
@@ -95,7 +116,7 @@ class LoadRun:
         finally:
             self._stopping = True
             self._reap()
-        duration = max(stopped_at - self.run_start, 1e-9)
+        duration = max(stopped_at - max(self.run_start, window.join_at), 1e-9)
         log_event(log, "run_finished", duration_s=round(duration, 3), interrupted=interrupted)
         return RunOutcome(self.totals, duration, self.restarts, interrupted)
 

@@ -14,7 +14,11 @@ from tests.cluster.harness import ClusterHarness
 from tests.services import ConsulAgent
 from tests.support import wait_for
 
-PLAN = "target: {url: 'http://127.0.0.1:9/'}\nload: {model: Rps, target_rps: %d}\n"
+# Committing a plan starts a run: a short, light one, against a closed port.
+PLAN = (
+    "target: {url: 'http://127.0.0.1:9/'}\n"
+    "load: {model: Rps, target_rps: %d, duration: 3s, workers: 1}\n"
+)
 TIMEOUT_S = 30
 
 

@@ -14,7 +14,11 @@ from tests.cluster.harness import ClusterHarness, NodeProcess
 from tests.support import wait_for
 
 TOKEN = "api-token-for-tests"
-PLAN = "target: {url: 'http://127.0.0.1:9/'}\nload: {model: Rps, target_rps: 5}\n"
+# Committing a plan starts a run: a short, light one, against a closed port.
+PLAN = (
+    "target: {url: 'http://127.0.0.1:9/'}\n"
+    "load: {model: Rps, target_rps: 5, duration: 3s, workers: 1}\n"
+)
 TIMEOUT_S = 30
 
 

@@ -94,10 +94,10 @@ def test_yaml_section_not_a_mapping() -> None:
         "test.yaml: load=5: must be a mapping with keys: concurrency, daily_cycle_duration, "
         "daily_max_rps, daily_mid_rps, daily_min_rps, duration, max_rps, min_rps, model, "
         "ramp_duration, target_rps, workers",
-        "test.yaml: cluster=[1] (list): must be a mapping with keys: advertise_addr, bind_addr, "
-        "config_source, data_dir, discovery_mode, enabled, "
-        "health_addr, http_api, insecure, "
-        "member_remove_after, node_id, nodes, region, secret, tls_ca, tls_cert, tls_key",
+        "test.yaml: cluster=[1] (list): must be a mapping with keys: advertise_addr, api_token, "
+        "bind_addr, config_source, data_dir, discovery_mode, enabled, health_addr, http_api, "
+        "insecure, member_remove_after, node_id, nodes, region, secret, start_lead, tls_ca, "
+        "tls_cert, tls_key",
     ]
 
 

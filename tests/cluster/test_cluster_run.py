@@ -1,0 +1,114 @@
+"""One plan, three nodes, one run: the leader commits a run record and every node runs its
+share from the same instant; nginx counts what the cluster sent."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from tests.cluster.harness import ClusterHarness, NodeProcess
+from tests.cluster.test_submit_api import TOKEN, post_run
+from tests.services import Nginx
+from tests.support import wait_for
+
+RATE, SECONDS = 300, 10
+TIMEOUT_S = 30
+
+
+def node_results(node: NodeProcess) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"http://{node.health_addr}/results", timeout=5) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError:
+        return None
+
+
+def test_three_nodes_run_one_plan_at_the_cluster_rate(
+    make_cluster: Callable[..., ClusterHarness], nginx: Nginx
+) -> None:
+    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
+    cluster.start(3)
+    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
+    follower = next(node for node in cluster.nodes if node.node_id != leader_id)
+    plan = (
+        f"target: {{url: '{nginx.url}/'}}\n"
+        f"load: {{model: Rps, target_rps: {RATE}, duration: {SECONDS}s, workers: 1}}\n"
+    )
+    before = nginx.requests_served()
+    status, reply = post_run(follower, plan.encode(), TOKEN)
+    assert status == 200, reply
+
+    runs = wait_for(
+        lambda: {doc["run"]["run_id"] for doc in cluster.all_health().values() if "run" in doc},
+        timeout=TIMEOUT_S,
+        what="the run record on the nodes",
+    )
+    assert len(runs) == 1
+
+    def every_nodes_results() -> list[dict[str, Any]] | None:
+        found = [node_results(node) for node in cluster.nodes]
+        return [r for r in found if r] if all(found) else None
+
+    results = wait_for(
+        every_nodes_results, timeout=SECONDS + TIMEOUT_S, what="every node's results"
+    )
+    served = nginx.requests_served() - before - 1  # this stub_status read counts itself
+    sent = [r["requests_total"] for r in results]
+    expected = RATE * SECONDS
+    assert abs(sum(sent) - expected) <= 0.02 * expected, sent
+    assert abs(served - sum(sent)) <= 3, (served, sent)  # the status reads in between
+    for count in sent:  # every node did its third
+        assert abs(count - expected / 3) <= 0.05 * expected / 3, sent
+    assert all(r["errors_total"] == 0 for r in results), results
+    wait_for(
+        lambda: all(
+            doc.get("run", {}).get("state") == "finished" for doc in cluster.all_health().values()
+        ),
+        timeout=TIMEOUT_S,
+        what="the run marked finished",
+    )
+
+
+def test_a_run_goes_on_under_a_new_leader_with_the_same_run_id(
+    make_cluster: Callable[..., ClusterHarness], nginx: Nginx
+) -> None:
+    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
+    cluster.start(3)
+    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
+    follower = next(node for node in cluster.nodes if node.node_id != leader_id)
+    plan = (
+        f"target: {{url: '{nginx.url}/'}}\n"
+        f"load: {{model: Rps, target_rps: 100, duration: {SECONDS}s, workers: 1}}\n"
+    )
+    assert post_run(follower, plan.encode(), TOKEN)[0] == 200
+    run = wait_for(lambda: follower.health().get("run"), timeout=TIMEOUT_S, what="the run record")
+    survivors = [node for node in cluster.nodes if node.node_id != leader_id]
+    wait_for(
+        lambda: all("event=cluster_run_started" in n.log_path.read_text() for n in survivors),
+        timeout=TIMEOUT_S,
+        what="the survivors' runs started",
+    )
+    cluster.node_by_id(leader_id).kill9()
+    new_leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
+    assert new_leader_id != leader_id
+
+    def every_survivors_results() -> list[dict[str, Any]] | None:
+        found = [node_results(node) for node in survivors]
+        return [r for r in found if r] if all(found) else None
+
+    results = wait_for(
+        every_survivors_results, timeout=SECONDS + TIMEOUT_S, what="the survivors' results"
+    )
+    for node in survivors:
+        log = node.log_path.read_text()
+        assert log.count("event=cluster_run_started") == 1, node.node_id  # no second start
+        assert node.health()["run"]["run_id"] == run["run_id"]
+    assert all(r["requests_total"] > 0 for r in results)
+    wait_for(
+        lambda: all(n.health()["run"]["state"] == "finished" for n in survivors),
+        timeout=TIMEOUT_S,
+        what="the new leader marked the run finished",
+    )
