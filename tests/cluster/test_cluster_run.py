@@ -26,10 +26,15 @@ def node_results(node: NodeProcess) -> dict[str, Any] | None:
         return None
 
 
+# Plan variables in a node's environment never shadow the committed plan (the bug
+# rust_loadtest shipped): the nodes' own plan would aim at a closed port, at 999/s.
+CONFLICTING = {"TARGET_URL": "http://127.0.0.1:9/", "LOAD_MODEL_TYPE": "Rps", "TARGET_RPS": "999"}
+
+
 def test_three_nodes_run_one_plan_at_the_cluster_rate(
     make_cluster: Callable[..., ClusterHarness], nginx: Nginx
 ) -> None:
-    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
+    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN, **CONFLICTING})
     cluster.start(3)
     leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
     follower = next(node for node in cluster.nodes if node.node_id != leader_id)
