@@ -250,6 +250,7 @@ class RaftConsensus:
             syncobj.raftCurrentTerm,
             tuple(sorted({self._address} | {n.id for n in syncobj.otherNodes})),
             syncobj.hasQuorum,
+            tuple(sorted(n.id for n in syncobj.otherNodes if syncobj.isNodeConnected(n))),
         )
         now = monotonic()
         if sample != self._last_sample:
@@ -267,7 +268,7 @@ class RaftConsensus:
         if sample is None:
             return
         self._fresh_at = max(self._fresh_at, sampled_at)
-        is_leader, leader, term, members, has_quorum = sample
+        is_leader, leader, term, members, has_quorum, connected = sample
         if is_leader:
             state = "leader" if has_quorum else "forming"
         else:
@@ -279,6 +280,7 @@ class RaftConsensus:
             members=members,
             has_quorum=has_quorum,
             node_ids={a: n for a, n in self._node_ids.items() if a in members},
+            reachable=(self._address, *connected),
         )
         old = self._status
         if status == old:

@@ -32,7 +32,8 @@ class Peer:
 class NodeStatus:
     """What consensus knows, as the health endpoint reports it.
 
-    ``members`` are the voting members' addresses, self included;
+    ``members`` are the voting members' addresses, self included; ``reachable`` those
+    of them this node has a live link to, self included;
     ``leader`` is the leader's address; ``node_ids`` maps addresses to node ids
     where known (learned from the authenticated peer handshake).
     """
@@ -43,6 +44,7 @@ class NodeStatus:
     members: tuple[str, ...]
     has_quorum: bool
     node_ids: dict[str, str] = field(default_factory=dict)
+    reachable: tuple[str, ...] = ()
 
     @property
     def leader_id(self) -> str | None:

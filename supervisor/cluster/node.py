@@ -138,7 +138,12 @@ class ClusterNode:
             source = self._make("config source", self.pm.hook.loadtest_make_config_source)
         self._keeper = PlanKeeper(source, consensus)
         self._runs = RunKeeper(
-            consensus, self.view, settings.node_id, self._tell, settings.start_lead
+            consensus,
+            self.view,
+            settings.node_id,
+            self._tell,
+            settings.start_lead,
+            settings.reshare_after,
         )
         submission = PlanSubmission(self._keeper, self.view, auth)
         self._coordination = CoordinationServicer(submission, self.view)

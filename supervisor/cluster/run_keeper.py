@@ -17,6 +17,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
 
@@ -49,6 +50,17 @@ def node_plan(plan: TestPlan, share: dict[str, Any]) -> TestPlan:
     return plan.model_copy(update={"load": plan.load.model_copy(update={"concurrency": users})})
 
 
+@dataclass
+class _LocalRun:
+    """This node's part of a run."""
+
+    run_id: str
+    share: dict[str, Any]
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    load: LoadRun | None = None
+
+
 class RunKeeper:
     def __init__(
         self,
@@ -57,34 +69,39 @@ class RunKeeper:
         node_id: str,
         tell: Callable[..., None],
         start_lead: float,
+        reshare_after: float,
     ) -> None:
         self._consensus = consensus
-        self._start_lead = start_lead
         self._view = view
         self._node_id = node_id
         self._tell = tell
-        self._local: tuple[str, asyncio.Task[None], asyncio.Event] | None = None
+        self._start_lead = start_lead
+        # A member unreachable this long loses its share, so the new shares are
+        # committed and applied within CLUSTER_RESHARE_AFTER of its death.
+        self._give_up_after = reshare_after * 2 / 3
+        self._local: _LocalRun | None = None
         self._proposing = False
-        self._end_timer: asyncio.TimerHandle | None = None
+        self._unreachable_since: dict[str, float] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
 
     def on_committed(self, state: dict[str, Any]) -> None:
         """Every node: follow the committed run. The leader: start a run for a new plan."""
-        run = state.get("run")
-        self._follow(run, state.get("config"))
+        self._follow(state.get("run"), state.get("config"))
         if node_state(self._view.status) == "leader":
             asyncio.ensure_future(self._lead(state))
 
     def on_status(self, status: NodeStatus) -> None:
         if node_state(status) == "leader":
             asyncio.ensure_future(self._lead(self._consensus.committed()))
+        else:
+            self._unreachable_since.clear()
 
     async def stop(self) -> None:
-        if self._end_timer is not None:
-            self._end_timer.cancel()
-        if self._local is not None:
-            _, task, stop = self._local
-            stop.set()
-            await asyncio.gather(task, return_exceptions=True)
+        for timer in self._timers.values():
+            timer.cancel()
+        if self._local is not None and self._local.task is not None:
+            self._local.stop.set()
+            await asyncio.gather(self._local.task, return_exceptions=True)
 
     # --- the leader ---
 
@@ -92,91 +109,127 @@ class RunKeeper:
         config, run = state.get("config"), state.get("run") or {}
         if config is None or self._proposing:
             return
-        now = time.time()
         if run.get("plan_sha256") == config["sha256"]:
-            if run.get("state") == "running" and now >= run["end_at"]:
-                await self._propose({"run": {**run, "state": "finished"}})
-            elif run.get("state") == "running":
-                # Mark it finished at its end, unless leadership or the run changes first.
-                if self._end_timer is not None:
-                    self._end_timer.cancel()
-                self._end_timer = asyncio.get_running_loop().call_later(
-                    run["end_at"] - now + 0.1, self.on_status, self._consensus.status()
-                )
+            if run.get("state") == "running":
+                await self._keep_running(run)
             return
         plan = load_plan_text(config["yaml"], config["source"])
-        status = self._consensus.status()
-        members = [status.node_ids.get(address, address) for address in status.members]
-        start_at = now + self._start_lead
+        start_at = time.time() + self._start_lead
         record = {
             "run_id": uuid.uuid4().hex[:12],
             "plan_sha256": config["sha256"],
             "start_at": start_at,
             "end_at": start_at + plan.load.duration,
-            "shares": shares(members),
+            "shares": shares(self._live_members()),
             "state": "running",
         }
         if run.get("state") == "running":
             log_event(log, "run_superseded", run_id=run["run_id"])
-        await self._propose({"run": record})
-        log_event(log, "run_committed", run_id=record["run_id"], nodes=len(members))
+        if await self._propose({"run": record}):
+            log_event(log, "run_committed", run_id=record["run_id"], nodes=len(record["shares"]))
 
-    async def _propose(self, command: dict[str, Any]) -> None:
+    async def _keep_running(self, run: dict[str, Any]) -> None:
+        """Finish the run at its end; until then, keep its shares on the live members."""
+        remaining = run["end_at"] - time.time()
+        if remaining <= 0:
+            await self._propose({"run": {**run, "state": "finished"}})
+            return
+        self._at(remaining + 0.1, "end")
+        live = self._live_members()
+        if sorted(live) != sorted(run["shares"]):
+            record = {**run, "shares": shares(live), "reshared_at": time.time()}
+            if await self._propose({"run": record}):
+                log_event(
+                    log,
+                    "run_reshared",
+                    run_id=run["run_id"],
+                    nodes=len(live),
+                    lost=",".join(sorted(set(run["shares"]) - set(live))),
+                    joined=",".join(sorted(set(live) - set(run["shares"]))),
+                )
+
+    def _live_members(self) -> list[str]:
+        """Members reachable now, or not yet unreachable long enough to give up on."""
+        status = self._consensus.status()
+        reachable = set(status.reachable)
+        now = monotonic()
+        live = []
+        for address in status.members:
+            if address in reachable:
+                self._unreachable_since.pop(address, None)
+                live.append(status.node_ids.get(address, address))
+                continue
+            since = self._unreachable_since.setdefault(address, now)
+            if now - since < self._give_up_after:
+                live.append(status.node_ids.get(address, address))
+                self._at(since + self._give_up_after - now + 0.05, address)
+        return live
+
+    def _at(self, delay: float, key: str) -> None:
+        """Look at the run again after ``delay`` (one pending look per reason)."""
+        if key in self._timers:
+            self._timers[key].cancel()
+        self._timers[key] = asyncio.get_running_loop().call_later(
+            delay, lambda: self.on_status(self._consensus.status())
+        )
+
+    async def _propose(self, command: dict[str, Any]) -> bool:
         self._proposing = True
         try:
             await self._consensus.propose(command)
         except Exception as exc:  # no quorum now, or deposed: the next leader does it
             log_event(log, "run_commit_failed", level=logging.WARNING, error=repr(exc))
+            return False
         finally:
             self._proposing = False
+        return True
 
     # --- every node ---
 
     def _follow(self, run: dict[str, Any] | None, config: dict[str, Any] | None) -> None:
         running = run is not None and run["state"] == "running"
-        local_id = self._local[0] if self._local is not None else None
-        if self._local is not None and (not running or run["run_id"] != local_id):
-            self._local[2].set()  # superseded, stopped or finished early
-            self._local = None
-        share = (run or {}).get("shares", {}).get(self._node_id)
-        if not running or share is None or config is None or local_id == run["run_id"]:
+        share = (run or {}).get("shares", {}).get(self._node_id) if running else None
+        local = self._local
+        if local is not None and (not running or run["run_id"] != local.run_id or not share):
+            local.stop.set()  # superseded, stopped, finished early, or no longer ours
+            self._local = local = None
+        if local is not None and share is not None and share != local.share:
+            local.share = share
+            if local.load is not None:
+                local.load.set_share(share["fraction"])
+            log_event(log, "share_changed", run_id=local.run_id, share=round(share["fraction"], 4))
+        if local is not None or share is None or config is None:
             return
         if config["sha256"] != run["plan_sha256"]:
             return  # the leader is about to supersede it
-        stop = asyncio.Event()
-        task = asyncio.ensure_future(self._run_local(run, config, share, stop))
-        self._local = (run["run_id"], task, stop)
+        self._local = _LocalRun(run["run_id"], share)
+        self._local.task = asyncio.ensure_future(self._run_local(self._local, run, config))
 
     async def _run_local(
-        self,
-        run: dict[str, Any],
-        config: dict[str, Any],
-        share: dict[str, Any],
-        stop: asyncio.Event,
+        self, local: _LocalRun, run: dict[str, Any], config: dict[str, Any]
     ) -> None:
         plan = load_plan_text(config["yaml"], config["source"])
-        mine = node_plan(plan, share)
+        mine = node_plan(plan, local.share)
         # Wall-clock instants from the leader, as this node's monotonic clock reads them.
         to_monotonic = monotonic() - time.time()
         start, end = run["start_at"] + to_monotonic, run["end_at"] + to_monotonic
         window = RunWindow(start, end, max(start, monotonic()))
         workers = plan.load.workers or os.cpu_count() or 1
         try:
-            load = LoadRun(mine, workers, share["fraction"])
+            local.load = LoadRun(mine, workers, local.share["fraction"])
         except SetupError as exc:
             log_event(log, "run_cannot_start", level=logging.ERROR, error=str(exc))
             return
-        self._view.set_totals(load.totals)
-        late = window.join_at - window.start
+        self._view.set_totals(local.load.totals)
         log_event(
             log,
             "cluster_run_started",
             run_id=run["run_id"],
-            share=round(share["fraction"], 4),
-            late_s=round(late, 3),
+            share=round(local.share["fraction"], 4),
+            late_s=round(window.join_at - window.start, 3),
         )
-        self._tell("loadtest_run_started", run={**run, "share": share})
-        outcome = await load.run(stop, window)
+        self._tell("loadtest_run_started", run={**run, "share": local.share})
+        outcome = await local.load.run(local.stop, window)
         results = build_results(mine, outcome)
         self._view.set_results(results)
         log_event(

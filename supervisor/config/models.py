@@ -273,6 +273,8 @@ class NodeSettings(_Model):
     # From committing a run to its first arrival, on the leader's clock: time for the
     # record to reach every node. Workers that start later catch up on the same curve.
     start_lead: Duration = 0.5
+    # A run's share of a node unreachable this long goes to the live nodes.
+    reshare_after: Duration = 3.0
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)

@@ -120,6 +120,19 @@ class LoadRun:
         log_event(log, "run_finished", duration_s=round(duration, 3), interrupted=interrupted)
         return RunOutcome(self.totals, duration, self.restarts, interrupted)
 
+    def set_share(self, share: float) -> None:
+        """Change this machine's part of an open model's rate, in place: the workers keep
+        running and their connections stay open."""
+        concurrency = self.plan.load.concurrency
+        self.share = share
+        for worker in self._workers.values():
+            worker.rate_share = share * worker.connections / concurrency
+            if not worker.done.done():
+                try:
+                    worker.pipe.send(("share", worker.rate_share))
+                except OSError:
+                    pass  # dead: its replacement starts with the new share
+
     def _spawn(self, slot: int, incarnation: int, connections: int, rate_share: float) -> _Worker:
         loop = asyncio.get_running_loop()
         parent, child = self._ctx.Pipe(duplex=True)

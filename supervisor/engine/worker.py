@@ -5,6 +5,8 @@ The supervisor talks to a worker over a pipe:
     supervisor -> worker   ("start", run_start, run_end, resume_at)  monotonic instants;
                            a replacement worker owes the schedule's arrivals from
                            resume_at (its predecessor's death) on
+                           ("share", rate_share)          its part of the rate from now on
+                                                          (a cluster re-split): in place
                            ("stop",)                      finish now
     worker -> supervisor   {"type": "ready"}              compiled, connected to nothing yet
                            {"type": "snapshot", ...}      about once a second, cumulative
@@ -92,6 +94,9 @@ class LoadWorker:
         except (EOFError, OSError):
             message = ("stop",)
             asyncio.get_running_loop().remove_reader(self.pipe.fileno())
+        if message[0] == "share":
+            self.rate_share = message[1]  # the ticker reads it at its next tick
+            return
         self._control.put_nowait(message)
 
     def _send(self, kind: str) -> None:
@@ -182,14 +187,14 @@ class LoadWorker:
 
     # open model: a ticker owes arrivals by the rate curve; connections serve them
     async def _ticker(self, run_start: float, run_end: float, resume_at: float) -> None:
-        curve, share = self.curve, self.rate_share
+        curve = self.curve
         owed = 0.0
         prev = max(resume_at, run_start) - run_start
         while self.running:
             await asyncio.sleep(TICK)
             now = monotonic()
             elapsed = min(now, run_end) - run_start
-            owed += curve.arrivals(prev, elapsed) * share
+            owed += curve.arrivals(prev, elapsed) * self.rate_share
             due = int(owed)
             owed -= due
             gap = elapsed - prev

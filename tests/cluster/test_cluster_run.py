@@ -4,6 +4,7 @@ share from the same instant; nginx counts what the cluster sent."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -117,3 +118,39 @@ def test_a_run_goes_on_under_a_new_leader_with_the_same_run_id(
         timeout=TIMEOUT_S,
         what="the new leader marked the run finished",
     )
+
+
+def test_a_dead_followers_share_goes_to_the_survivors_and_the_rate_holds(
+    make_cluster: Callable[..., ClusterHarness], nginx: Nginx
+) -> None:
+    rate, seconds = 300, 24
+    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
+    cluster.start(3)
+    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
+    leader = cluster.node_by_id(leader_id)
+    victim, survivor = [node for node in cluster.nodes if node is not leader]
+    plan = (
+        f"target: {{url: '{nginx.url}/'}}\n"
+        f"load: {{model: Rps, target_rps: {rate}, duration: {seconds}s, workers: 1}}\n"
+    )
+    assert post_run(leader, plan.encode(), TOKEN)[0] == 200
+    run = wait_for(lambda: leader.health().get("run"), timeout=TIMEOUT_S, what="the run")
+    wait_for(lambda: time.time() > run["start_at"] + 4, timeout=TIMEOUT_S, what="the run under way")
+    victim.kill9()
+    killed = time.monotonic()
+    wait_for(
+        lambda: "event=share_changed" in survivor.log_path.read_text(),
+        timeout=TIMEOUT_S,
+        what="the survivor's new share",
+    )
+    applied_s = time.monotonic() - killed
+    assert applied_s <= 3.5, applied_s  # CLUSTER_RESHARE_AFTER (3 s), plus this poll
+    # After the re-split window the two survivors carry the whole rate.
+    time.sleep(max(0.0, 4 - (time.monotonic() - killed)))
+    first, at_first = nginx.requests_served(), time.monotonic()
+    time.sleep(10)
+    second, at_second = nginx.requests_served(), time.monotonic()
+    measured = (second - first - 1) / (at_second - at_first)
+    assert abs(measured - rate) <= 0.05 * rate, measured
+    log = leader.log_path.read_text()
+    assert f"event=run_reshared run_id={run['run_id']} nodes=2 lost={victim.node_id}" in log
