@@ -3,15 +3,12 @@ share from the same instant; nginx counts what the cluster sent."""
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from tests.cluster.api_client import TOKEN, node_results, post_run
 from tests.cluster.harness import ClusterHarness, NodeProcess
-from tests.cluster.test_submit_api import TOKEN, post_run
 from tests.services import Nginx
 from tests.support import wait_for
 
@@ -19,12 +16,28 @@ RATE, SECONDS = 300, 10
 TIMEOUT_S = 30
 
 
-def node_results(node: NodeProcess) -> dict[str, Any] | None:
-    try:
-        with urllib.request.urlopen(f"http://{node.health_addr}/results", timeout=5) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError:
-        return None
+def rps_plan(nginx: Nginx, rate: int, seconds: int) -> bytes:
+    return (
+        f"target: {{url: '{nginx.url}/'}}\n"
+        f"load: {{model: Rps, target_rps: {rate}, duration: {seconds}s, workers: 1}}\n"
+    ).encode()
+
+
+def three_nodes(
+    make_cluster: Callable[..., ClusterHarness], **env: str
+) -> tuple[ClusterHarness, NodeProcess, list[NodeProcess]]:
+    """A formed 3-node cluster that takes plans: its leader and its followers."""
+    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN, **env})
+    cluster.start(3)
+    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
+    leader = cluster.node_by_id(leader_id)
+    return cluster, leader, [node for node in cluster.nodes if node is not leader]
+
+
+def results_of(nodes: list[NodeProcess]) -> list[dict[str, Any]] | None:
+    """Each node's results, once every one of them has finished its part."""
+    found = [node_results(node) for node in nodes]
+    return [r for r in found if r] if all(found) else None
 
 
 # Plan variables in a node's environment never shadow the committed plan (the bug
@@ -35,16 +48,9 @@ CONFLICTING = {"TARGET_URL": "http://127.0.0.1:9/", "LOAD_MODEL_TYPE": "Rps", "T
 def test_three_nodes_run_one_plan_at_the_cluster_rate(
     make_cluster: Callable[..., ClusterHarness], nginx: Nginx
 ) -> None:
-    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN, **CONFLICTING})
-    cluster.start(3)
-    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
-    follower = next(node for node in cluster.nodes if node.node_id != leader_id)
-    plan = (
-        f"target: {{url: '{nginx.url}/'}}\n"
-        f"load: {{model: Rps, target_rps: {RATE}, duration: {SECONDS}s, workers: 1}}\n"
-    )
+    cluster, _, (follower, _) = three_nodes(make_cluster, **CONFLICTING)
     before = nginx.requests_served()
-    status, reply = post_run(follower, plan.encode(), TOKEN)
+    status, reply = post_run(follower, rps_plan(nginx, RATE, SECONDS), TOKEN)
     assert status == 200, reply
 
     runs = wait_for(
@@ -54,12 +60,8 @@ def test_three_nodes_run_one_plan_at_the_cluster_rate(
     )
     assert len(runs) == 1
 
-    def every_nodes_results() -> list[dict[str, Any]] | None:
-        found = [node_results(node) for node in cluster.nodes]
-        return [r for r in found if r] if all(found) else None
-
     results = wait_for(
-        every_nodes_results, timeout=SECONDS + TIMEOUT_S, what="every node's results"
+        lambda: results_of(cluster.nodes), timeout=SECONDS + TIMEOUT_S, what="the results"
     )
     served = nginx.requests_served() - before - 1  # this stub_status read counts itself
     sent = [r["requests_total"] for r in results]
@@ -81,17 +83,11 @@ def test_three_nodes_run_one_plan_at_the_cluster_rate(
 def test_a_run_goes_on_under_a_new_leader_with_the_same_run_id(
     make_cluster: Callable[..., ClusterHarness], nginx: Nginx
 ) -> None:
-    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
-    cluster.start(3)
-    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
-    follower = next(node for node in cluster.nodes if node.node_id != leader_id)
-    plan = (
-        f"target: {{url: '{nginx.url}/'}}\n"
-        f"load: {{model: Rps, target_rps: 100, duration: {SECONDS}s, workers: 1}}\n"
-    )
-    assert post_run(follower, plan.encode(), TOKEN)[0] == 200
+    cluster, leader, survivors = three_nodes(make_cluster)
+    follower = survivors[0]
+    assert post_run(follower, rps_plan(nginx, 100, SECONDS), TOKEN)[0] == 200
     run = wait_for(lambda: follower.health().get("run"), timeout=TIMEOUT_S, what="the run record")
-    survivors = [node for node in cluster.nodes if node.node_id != leader_id]
+    leader_id = leader.node_id
     wait_for(
         lambda: all("event=cluster_run_started" in n.log_path.read_text() for n in survivors),
         timeout=TIMEOUT_S,
@@ -101,12 +97,8 @@ def test_a_run_goes_on_under_a_new_leader_with_the_same_run_id(
     new_leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
     assert new_leader_id != leader_id
 
-    def every_survivors_results() -> list[dict[str, Any]] | None:
-        found = [node_results(node) for node in survivors]
-        return [r for r in found if r] if all(found) else None
-
     results = wait_for(
-        every_survivors_results, timeout=SECONDS + TIMEOUT_S, what="the survivors' results"
+        lambda: results_of(survivors), timeout=SECONDS + TIMEOUT_S, what="the survivors' results"
     )
     for node in survivors:
         log = node.log_path.read_text()
@@ -124,16 +116,8 @@ def test_a_dead_followers_share_goes_to_the_survivors_and_the_rate_holds(
     make_cluster: Callable[..., ClusterHarness], nginx: Nginx
 ) -> None:
     rate, seconds = 300, 24
-    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
-    cluster.start(3)
-    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
-    leader = cluster.node_by_id(leader_id)
-    victim, survivor = [node for node in cluster.nodes if node is not leader]
-    plan = (
-        f"target: {{url: '{nginx.url}/'}}\n"
-        f"load: {{model: Rps, target_rps: {rate}, duration: {seconds}s, workers: 1}}\n"
-    )
-    assert post_run(leader, plan.encode(), TOKEN)[0] == 200
+    _, leader, (victim, survivor) = three_nodes(make_cluster)
+    assert post_run(leader, rps_plan(nginx, rate, seconds), TOKEN)[0] == 200
     run = wait_for(lambda: leader.health().get("run"), timeout=TIMEOUT_S, what="the run")
     wait_for(lambda: time.time() > run["start_at"] + 4, timeout=TIMEOUT_S, what="the run under way")
     victim.kill9()

@@ -4,38 +4,18 @@ bearer token compared in constant time; without a token configured the endpoint 
 from __future__ import annotations
 
 import hashlib
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from typing import Any
 
-from tests.cluster.harness import ClusterHarness, NodeProcess
+from tests.cluster.api_client import TOKEN, post_run
+from tests.cluster.harness import ClusterHarness
 from tests.support import wait_for
 
-TOKEN = "api-token-for-tests"
 # Committing a plan starts a run: a short, light one, against a closed port.
 PLAN = (
     "target: {url: 'http://127.0.0.1:9/'}\n"
     "load: {model: Rps, target_rps: 5, duration: 3s, workers: 1}\n"
 )
 TIMEOUT_S = 30
-
-
-def post_run(
-    node: NodeProcess, body: bytes, token: str | None = None
-) -> tuple[int, dict[str, Any]]:
-    headers = {"Content-Type": "application/yaml"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(
-        f"http://{node.health_addr}/runs", data=body, headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_a_plan_posted_to_a_follower_is_committed_by_the_leader(
