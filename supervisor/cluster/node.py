@@ -144,6 +144,7 @@ class ClusterNode:
             self._tell,
             settings.start_lead,
             settings.reshare_after,
+            settings.orphan_grace,
         )
         submission = PlanSubmission(self._keeper, self.view, auth)
         self._coordination = CoordinationServicer(submission, self.view)

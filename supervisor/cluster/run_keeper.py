@@ -70,6 +70,7 @@ class RunKeeper:
         tell: Callable[..., None],
         start_lead: float,
         reshare_after: float,
+        orphan_grace: float,
     ) -> None:
         self._consensus = consensus
         self._view = view
@@ -79,6 +80,8 @@ class RunKeeper:
         # A member unreachable this long loses its share, so the new shares are
         # committed and applied within CLUSTER_RESHARE_AFTER of its death.
         self._give_up_after = reshare_after * 2 / 3
+        self._orphan_grace = orphan_grace
+        self._orphaned: asyncio.TimerHandle | None = None
         self._local: _LocalRun | None = None
         self._proposing = False
         self._unreachable_since: dict[str, float] = {}
@@ -91,14 +94,43 @@ class RunKeeper:
             asyncio.ensure_future(self._lead(state))
 
     def on_status(self, status: NodeStatus) -> None:
-        if node_state(status) == "leader":
+        state = node_state(status)
+        if state == "leader":
             asyncio.ensure_future(self._lead(self._consensus.committed()))
         else:
             self._unreachable_since.clear()
+        if state == "forming":
+            self._orphan_watch()
+        elif self._orphaned is not None:
+            self._orphaned.cancel()
+            self._orphaned = None
+            committed = self._consensus.committed()  # back: follow the run as it is now
+            self._follow(committed.get("run"), committed.get("config"))
+
+    def _orphan_watch(self) -> None:
+        """Cut off from the quorum, a node keeps its share for CLUSTER_ORPHAN_GRACE, then
+        stops: the cluster has re-split its share by then, and would overshoot."""
+        if self._orphaned is not None or self._local is None:
+            return
+
+        def give_up() -> None:
+            if self._local is not None and node_state(self._consensus.status()) == "forming":
+                log_event(
+                    log,
+                    "run_orphaned",
+                    level=logging.WARNING,
+                    run_id=self._local.run_id,
+                    why=f"no leader with quorum for {self._orphan_grace:g}s",
+                )
+                self._local.stop.set()
+                self._local = None
+
+        self._orphaned = asyncio.get_running_loop().call_later(self._orphan_grace, give_up)
 
     async def stop(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
+        for timer in (*self._timers.values(), self._orphaned):
+            if timer is not None:
+                timer.cancel()
         if self._local is not None and self._local.task is not None:
             self._local.stop.set()
             await asyncio.gather(self._local.task, return_exceptions=True)

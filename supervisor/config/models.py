@@ -275,6 +275,8 @@ class NodeSettings(_Model):
     start_lead: Duration = 0.5
     # A run's share of a node unreachable this long goes to the live nodes.
     reshare_after: Duration = 3.0
+    # A node cut off from the quorum this long stops its share (see docs/design.md §8).
+    orphan_grace: Duration = 10.0
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)

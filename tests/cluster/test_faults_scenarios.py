@@ -9,45 +9,21 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cluster.fault_harness import FaultHarness, Observation
-from tests.cluster.faults import Faults
-from tests.cluster.faults import faults_fixture as faults_fixture  # noqa: F401  (fixture)
 from tests.cluster.harness import NodeProcess
 from tests.cluster.loaded_node import load_results, loaded_node_command, loaded_node_env
 from tests.services import Nginx
 from tests.support import wait_for
 
-SECRET = "fault-scenarios-secret"
 FORM_S = 20.0  # nodes start in ~1 s each; elections take < 1 s once quorum is reachable
 FAILOVER_S = 10.0  # goal is 1 s (bench/failover.py measures it); this only bounds a hang
 STEP_DOWN_S = 3.0  # "step down within about one election timeout" (0.8 s) + polling slack
-
-
-@pytest.fixture
-def fault_cluster(tmp_path: Path, faults: Faults) -> Iterator[Callable[..., FaultHarness]]:
-    """FaultHarnesses for this test; closed (nodes killed) before ``faults`` heals and
-    removes the rules, pass or fail."""
-    made: list[FaultHarness] = []
-
-    def make(**kwargs: Any) -> FaultHarness:
-        workdir = tmp_path / f"cluster-{len(made)}"
-        workdir.mkdir()
-        env = {"CLUSTER_SECRET": SECRET, **kwargs.pop("env", {})}
-        harness = FaultHarness(workdir, faults, env=env, **kwargs)
-        made.append(harness)
-        return harness
-
-    try:
-        yield make
-    finally:
-        for harness in made:
-            harness.close()
 
 
 def _states(seen: list[Observation]) -> set[str | None]:
