@@ -81,6 +81,7 @@ class RaftConsensus:
         self._auth = auth or PeerAuth.from_settings(context.settings, context.node_id)
         self.servicer = RaftLinkServicer()
         self._node_ids: dict[str, str] = {self._address: self._node_id}
+        self._workers: dict[str, int] = {self._address: context.workers}
         self._data_dir = Path(context.data_dir) / self._node_id
         self._journal = self._data_dir / "raft.journal"
         # Before start, a restarted node already reports the term it had persisted.
@@ -125,7 +126,9 @@ class RaftConsensus:
             servicer=self.servicer,
             node_id=self._node_id,
             version=self._context.version,
+            workers=self._context.workers,
             on_node_id=self._learn_node_id,
+            on_workers=self._learn_workers,
         )
         # pysyncobj reads the timeouts from its conf at every draw: _sample lowers them.
         self._conf = conf
@@ -281,6 +284,7 @@ class RaftConsensus:
             has_quorum=has_quorum,
             node_ids={a: n for a, n in self._node_ids.items() if a in members},
             reachable=(self._address, *connected),
+            workers={a: n for a, n in self._workers.items() if a in members},
         )
         old = self._status
         if status == old:
@@ -369,6 +373,11 @@ class RaftConsensus:
         for peer in peers:
             if peer.node_id:
                 self._learn_node_id(peer.address, peer.node_id)
+
+    def _learn_workers(self, address: str, workers: int) -> None:
+        if self._workers.get(address) != workers:
+            self._workers[address] = workers
+            self._publish()
 
     def _learn_node_id(self, address: str, node_id: str) -> None:
         if self._node_ids.get(address) != node_id:

@@ -113,14 +113,19 @@ class GrpcTransport(Transport):
         servicer: RaftLinkServicer,
         node_id: str,
         version: str,
+        workers: int,
         on_node_id: Callable[[str, str], None],
+        on_workers: Callable[[str, int], None],
     ) -> None:
         super().__init__(syncObj, selfNode, otherNodes)
         self._loop = loop
         self._auth = auth
         self._servicer = servicer
         self._on_node_id = on_node_id
-        self._me = loadtest_pb2.NodeInfo(node_id=node_id, address=selfNode.id, version=version)
+        self._on_workers = on_workers
+        self._me = loadtest_pb2.NodeInfo(
+            node_id=node_id, address=selfNode.id, version=version, workers=workers
+        )
         # Tick-thread side: the Raft members we accept traffic from, and the inbox.
         self._members: dict[str, TCPNode] = {n.id: n for n in otherNodes}
         self._inbox: collections.deque[tuple[str, str, dict[str, Any] | None]] = collections.deque()
@@ -245,6 +250,8 @@ class GrpcTransport(Transport):
         )
         if reply.node.node_id:
             self._on_node_id(address, reply.node.node_id)
+        if reply.node.workers:
+            self._on_workers(address, reply.node.workers)
 
     async def _pump(self, link: _Link, call: Any) -> None:
         # The call finishes (or fails) when the peer ends the stream or the connection

@@ -33,7 +33,8 @@ class NodeStatus:
     """What consensus knows, as the health endpoint reports it.
 
     ``members`` are the voting members' addresses, self included; ``reachable`` those
-    of them this node has a live link to, self included;
+    of them this node has a live link to, self included; ``workers`` how many load
+    workers each runs when a plan does not say (from the handshake);
     ``leader`` is the leader's address; ``node_ids`` maps addresses to node ids
     where known (learned from the authenticated peer handshake).
     """
@@ -45,6 +46,7 @@ class NodeStatus:
     has_quorum: bool
     node_ids: dict[str, str] = field(default_factory=dict)
     reachable: tuple[str, ...] = ()
+    workers: dict[str, int] = field(default_factory=dict)  # address -> its load workers
 
     @property
     def leader_id(self) -> str | None:
@@ -66,6 +68,7 @@ class NodeContext:
     hook: Any  # pluggy HookRelay: context.hook.loadtest_state_changed(...)
     version: str = ""
     region: str | None = None
+    workers: int = 1  # load worker processes this node runs when a plan does not say
     config_path: str | None = None  # the --config file this node was started with
 
 

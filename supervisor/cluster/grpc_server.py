@@ -61,11 +61,14 @@ async def start_grpc_server(
     node_id: str,
     advertise_addr: str,
     version: str,
+    workers: int = 0,
 ) -> GrpcServer:
     """Start the authenticated gRPC server on ``bind_addr`` with ``Peer.Hello`` and the
     servicers ``register`` adds (the plugins' ``loadtest_register_grpc_services``)."""
     server = grpc.aio.server(interceptors=auth.server_interceptors(), options=SERVER_OPTIONS)
-    me = loadtest_pb2.NodeInfo(node_id=node_id, address=advertise_addr, version=version)
+    me = loadtest_pb2.NodeInfo(
+        node_id=node_id, address=advertise_addr, version=version, workers=workers
+    )
     loadtest_pb2_grpc.add_PeerServicer_to_server(_PeerServicer(me), server)
     register(server)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from typing import Any
 
@@ -58,4 +59,11 @@ def node_context(
         version=version,
         region=settings.region,
         config_path=config_path,
+        workers=node_workers(settings),
     )
+
+
+def node_workers(settings: NodeSettings) -> int:
+    """The load workers this node runs when a plan does not say: CLUSTER_WORKERS, else one
+    per core."""
+    return settings.workers or os.cpu_count() or 1

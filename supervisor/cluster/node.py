@@ -145,6 +145,7 @@ class ClusterNode:
             settings.start_lead,
             settings.reshare_after,
             settings.orphan_grace,
+            self.context.workers,
         )
         submission = PlanSubmission(self._keeper, self.view, auth)
         self._coordination = CoordinationServicer(submission, self.view)
@@ -156,6 +157,7 @@ class ClusterNode:
                 node_id=self.context.node_id,
                 advertise_addr=self.context.advertise_addr,
                 version=__version__,
+                workers=self.context.workers,
             )
         except ClusterSetupError as exc:  # the port is taken or not bindable here
             raise NodeStartError(str(exc), ExitCode.CANNOT_RUN) from exc

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from loadtest_supervisor.cluster.contracts import Consensus, NodeStatus
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.config.loading import load_plan_text
 from loadtest_supervisor.config.models import TestPlan
-from loadtest_supervisor.engine.runner import LoadRun, RunWindow, split
+from loadtest_supervisor.engine.runner import LoadRun, RunWindow
 from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.results.document import build_results
@@ -33,21 +32,36 @@ from loadtest_supervisor.results.document import build_results
 log = logging.getLogger("loadtest.run")
 
 
-def shares(members: list[str]) -> dict[str, dict[str, Any]]:
-    """An equal part for each member, indexed in a stable order."""
-    ordered = sorted(members)
+def shares(workers: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Each member's part, in proportion to its workers, indexed in a stable order."""
+    ordered = sorted(workers)
+    total = sum(workers.values())
     return {
-        member: {"index": i, "count": len(ordered), "fraction": 1 / len(ordered)}
+        member: {
+            "index": i,
+            "count": len(ordered),
+            "workers": workers[member],
+            "fraction": workers[member] / total,
+        }
         for i, member in enumerate(ordered)
     }
 
 
-def node_plan(plan: TestPlan, share: dict[str, Any]) -> TestPlan:
-    """The plan one node runs: a closed model's users split among the nodes."""
+def node_plan(plan: TestPlan, node: str, all_shares: dict[str, dict[str, Any]]) -> TestPlan | None:
+    """The plan ``node`` runs: a closed model's users split by the shares, so that the
+    parts add up to the plan's users exactly; None when its part is no user at all."""
     if plan.load.model != "Concurrent":
         return plan
-    users = split(plan.load.concurrency, share["count"])[share["index"]]
-    return plan.model_copy(update={"load": plan.load.model_copy(update={"concurrency": users})})
+    before = sum(
+        s["fraction"] for s in all_shares.values() if s["index"] < all_shares[node]["index"]
+    )
+    upto = before + all_shares[node]["fraction"]
+    # Half up, not Python's half-to-even, so the larger shares get the odd users.
+    users = int(plan.load.concurrency * upto + 0.5) - int(plan.load.concurrency * before + 0.5)
+    if users == 0:
+        return None
+    load = plan.load.model_copy(update={"concurrency": users})
+    return plan.model_copy(update={"load": load})
 
 
 @dataclass
@@ -71,12 +85,15 @@ class RunKeeper:
         start_lead: float,
         reshare_after: float,
         orphan_grace: float,
+        workers: int,
     ) -> None:
         self._consensus = consensus
         self._view = view
         self._node_id = node_id
         self._tell = tell
         self._start_lead = start_lead
+        self._workers = workers
+        self._plans: dict[str, TestPlan] = {}  # by sha256: committed plans, validated once
         # A member unreachable this long loses its share, so the new shares are
         # committed and applied within CLUSTER_RESHARE_AFTER of its death.
         self._give_up_after = reshare_after * 2 / 3
@@ -143,16 +160,16 @@ class RunKeeper:
             return
         if run.get("plan_sha256") == config["sha256"]:
             if run.get("state") == "running":
-                await self._keep_running(run)
+                await self._keep_running(run, self._plan(config))
             return
-        plan = load_plan_text(config["yaml"], config["source"])
+        plan = self._plan(config)
         start_at = time.time() + self._start_lead
         record = {
             "run_id": uuid.uuid4().hex[:12],
             "plan_sha256": config["sha256"],
             "start_at": start_at,
             "end_at": start_at + plan.load.duration,
-            "shares": shares(self._live_members()),
+            "shares": shares(self._live_members(plan)),
             "state": "running",
         }
         if run.get("state") == "running":
@@ -160,15 +177,15 @@ class RunKeeper:
         if await self._propose({"run": record}):
             log_event(log, "run_committed", run_id=record["run_id"], nodes=len(record["shares"]))
 
-    async def _keep_running(self, run: dict[str, Any]) -> None:
+    async def _keep_running(self, run: dict[str, Any], plan: TestPlan) -> None:
         """Finish the run at its end; until then, keep its shares on the live members."""
         remaining = run["end_at"] - time.time()
         if remaining <= 0:
             await self._propose({"run": {**run, "state": "finished"}})
             return
         self._at(remaining + 0.1, "end")
-        live = self._live_members()
-        if sorted(live) != sorted(run["shares"]):
+        live = self._live_members(plan)
+        if shares(live) != run["shares"]:
             record = {**run, "shares": shares(live), "reshared_at": time.time()}
             if await self._propose({"run": record}):
                 log_event(
@@ -180,22 +197,32 @@ class RunKeeper:
                     joined=",".join(sorted(set(live) - set(run["shares"]))),
                 )
 
-    def _live_members(self) -> list[str]:
-        """Members reachable now, or not yet unreachable long enough to give up on."""
+    def _live_members(self, plan: TestPlan) -> dict[str, int]:
+        """The workers of each member reachable now, or not yet unreachable long enough to
+        give up on; the plan's ``load.workers``, when it sets them, for every member."""
         status = self._consensus.status()
         reachable = set(status.reachable)
         now = monotonic()
-        live = []
+        live = {}
         for address in status.members:
-            if address in reachable:
-                self._unreachable_since.pop(address, None)
-                live.append(status.node_ids.get(address, address))
-                continue
-            since = self._unreachable_since.setdefault(address, now)
-            if now - since < self._give_up_after:
-                live.append(status.node_ids.get(address, address))
+            if address not in reachable:
+                since = self._unreachable_since.setdefault(address, now)
+                if now - since >= self._give_up_after:
+                    continue
                 self._at(since + self._give_up_after - now + 0.05, address)
+            else:
+                self._unreachable_since.pop(address, None)
+            workers = plan.load.workers or status.workers.get(address, 1)
+            live[status.node_ids.get(address, address)] = workers
         return live
+
+    def _plan(self, config: dict[str, Any]) -> TestPlan:
+        plan = self._plans.get(config["sha256"])
+        if plan is None:
+            if len(self._plans) >= 4:
+                self._plans.clear()  # only the run's plan and a new one are ever asked for
+            plan = self._plans[config["sha256"]] = load_plan_text(config["yaml"], config["source"])
+        return plan
 
     def _at(self, delay: float, key: str) -> None:
         """Look at the run again after ``delay`` (one pending look per reason)."""
@@ -240,15 +267,17 @@ class RunKeeper:
     async def _run_local(
         self, local: _LocalRun, run: dict[str, Any], config: dict[str, Any]
     ) -> None:
-        plan = load_plan_text(config["yaml"], config["source"])
-        mine = node_plan(plan, local.share)
+        plan = self._plan(config)
+        mine = node_plan(plan, self._node_id, run["shares"])
+        if mine is None:
+            log_event(log, "run_no_users_here", run_id=run["run_id"])
+            return
         # Wall-clock instants from the leader, as this node's monotonic clock reads them.
         to_monotonic = monotonic() - time.time()
         start, end = run["start_at"] + to_monotonic, run["end_at"] + to_monotonic
         window = RunWindow(start, end, max(start, monotonic()))
-        workers = plan.load.workers or os.cpu_count() or 1
         try:
-            local.load = LoadRun(mine, workers, local.share["fraction"])
+            local.load = LoadRun(mine, plan.load.workers or self._workers, local.share["fraction"])
         except SetupError as exc:
             log_event(log, "run_cannot_start", level=logging.ERROR, error=str(exc))
             return

@@ -277,6 +277,9 @@ class NodeSettings(_Model):
     reshare_after: Duration = 3.0
     # A node cut off from the quorum this long stops its share (see docs/design.md §8).
     orphan_grace: Duration = 10.0
+    # Load workers this node runs in a cluster run whose plan does not set load.workers;
+    # a node's share of the load is in proportion to them (default: one per core).
+    workers: OptInt1 = None
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)

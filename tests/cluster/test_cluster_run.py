@@ -138,3 +138,29 @@ def test_a_dead_followers_share_goes_to_the_survivors_and_the_rate_holds(
     assert abs(measured - rate) <= 0.05 * rate, measured
     log = leader.log_path.read_text()
     assert f"event=run_reshared run_id={run['run_id']} nodes=2 lost={victim.node_id}" in log
+
+
+def test_shares_follow_each_nodes_workers(
+    make_cluster: Callable[..., ClusterHarness], nginx: Nginx
+) -> None:
+    rate, seconds = 200, 8
+    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
+    nodes = cluster.start(3, order=[])  # created, not started: node 0 gets more workers
+    for node, workers in zip(nodes, ("2", "1", "1"), strict=True):
+        assert node.process.env is not None
+        node.process.env["CLUSTER_WORKERS"] = workers
+        node.start()
+    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
+    plan = (
+        f"target: {{url: '{nginx.url}/'}}\n"
+        f"load: {{model: Rps, target_rps: {rate}, duration: {seconds}s}}\n"
+    )
+    assert post_run(cluster.node_by_id(leader_id), plan.encode(), TOKEN)[0] == 200
+    results = wait_for(
+        lambda: results_of(nodes), timeout=seconds + TIMEOUT_S, what="every node's results"
+    )
+    sent = [r["requests_total"] for r in results]
+    expected = rate * seconds
+    for count, part in zip(sent, (0.5, 0.25, 0.25), strict=True):
+        assert abs(count - part * expected) <= 0.05 * part * expected, sent
+    assert "event=run_started workers=2" in nodes[0].log_path.read_text()

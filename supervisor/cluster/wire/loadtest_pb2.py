@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0eloadtest.proto\x12\x0bloadtest.v1\"=\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"3\n\x0cHelloRequest\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"1\n\nHelloReply\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"L\n\tRaftFrame\x12\x16\n\x0esender_address\x18\x01 \x01(\t\x12\x16\n\x0esender_node_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\"\x1b\n\tStreamAck\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\"O\n\x0cNodeSnapshot\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x10\n\x08snapshot\x18\x04 \x01(\x0c\"H\n\x03\x41\x63k\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x11\n\tleader_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"3\n\x13SubmitConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"x\n\x11SubmitConfigReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\x32\x43\n\x04Peer\x12;\n\x05Hello\x12\x19.loadtest.v1.HelloRequest\x1a\x17.loadtest.v1.HelloReply2B\n\x04Raft\x12:\n\x06Stream\x12\x16.loadtest.v1.RaftFrame\x1a\x16.loadtest.v1.StreamAck(\x01\x32\x9e\x01\n\x0c\x43oordination\x12<\n\x0bPushMetrics\x12\x19.loadtest.v1.NodeSnapshot\x1a\x10.loadtest.v1.Ack(\x01\x12P\n\x0cSubmitConfig\x12 .loadtest.v1.SubmitConfigRequest\x1a\x1e.loadtest.v1.SubmitConfigReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0eloadtest.proto\x12\x0bloadtest.v1\"N\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07workers\x18\x04 \x01(\r\"3\n\x0cHelloRequest\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"1\n\nHelloReply\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"L\n\tRaftFrame\x12\x16\n\x0esender_address\x18\x01 \x01(\t\x12\x16\n\x0esender_node_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\"\x1b\n\tStreamAck\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\"O\n\x0cNodeSnapshot\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x10\n\x08snapshot\x18\x04 \x01(\x0c\"H\n\x03\x41\x63k\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x11\n\tleader_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"3\n\x13SubmitConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"x\n\x11SubmitConfigReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\x32\x43\n\x04Peer\x12;\n\x05Hello\x12\x19.loadtest.v1.HelloRequest\x1a\x17.loadtest.v1.HelloReply2B\n\x04Raft\x12:\n\x06Stream\x12\x16.loadtest.v1.RaftFrame\x1a\x16.loadtest.v1.StreamAck(\x01\x32\x9e\x01\n\x0c\x43oordination\x12<\n\x0bPushMetrics\x12\x19.loadtest.v1.NodeSnapshot\x1a\x10.loadtest.v1.Ack(\x01\x12P\n\x0cSubmitConfig\x12 .loadtest.v1.SubmitConfigRequest\x1a\x1e.loadtest.v1.SubmitConfigReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,27 +32,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'loadtest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NODEINFO']._serialized_start=31
-  _globals['_NODEINFO']._serialized_end=92
-  _globals['_HELLOREQUEST']._serialized_start=94
-  _globals['_HELLOREQUEST']._serialized_end=145
-  _globals['_HELLOREPLY']._serialized_start=147
-  _globals['_HELLOREPLY']._serialized_end=196
-  _globals['_RAFTFRAME']._serialized_start=198
-  _globals['_RAFTFRAME']._serialized_end=274
-  _globals['_STREAMACK']._serialized_start=276
-  _globals['_STREAMACK']._serialized_end=303
-  _globals['_NODESNAPSHOT']._serialized_start=305
-  _globals['_NODESNAPSHOT']._serialized_end=384
-  _globals['_ACK']._serialized_start=386
-  _globals['_ACK']._serialized_end=458
-  _globals['_SUBMITCONFIGREQUEST']._serialized_start=460
-  _globals['_SUBMITCONFIGREQUEST']._serialized_end=511
-  _globals['_SUBMITCONFIGREPLY']._serialized_start=513
-  _globals['_SUBMITCONFIGREPLY']._serialized_end=633
-  _globals['_PEER']._serialized_start=635
-  _globals['_PEER']._serialized_end=702
-  _globals['_RAFT']._serialized_start=704
-  _globals['_RAFT']._serialized_end=770
-  _globals['_COORDINATION']._serialized_start=773
-  _globals['_COORDINATION']._serialized_end=931
+  _globals['_NODEINFO']._serialized_end=109
+  _globals['_HELLOREQUEST']._serialized_start=111
+  _globals['_HELLOREQUEST']._serialized_end=162
+  _globals['_HELLOREPLY']._serialized_start=164
+  _globals['_HELLOREPLY']._serialized_end=213
+  _globals['_RAFTFRAME']._serialized_start=215
+  _globals['_RAFTFRAME']._serialized_end=291
+  _globals['_STREAMACK']._serialized_start=293
+  _globals['_STREAMACK']._serialized_end=320
+  _globals['_NODESNAPSHOT']._serialized_start=322
+  _globals['_NODESNAPSHOT']._serialized_end=401
+  _globals['_ACK']._serialized_start=403
+  _globals['_ACK']._serialized_end=475
+  _globals['_SUBMITCONFIGREQUEST']._serialized_start=477
+  _globals['_SUBMITCONFIGREQUEST']._serialized_end=528
+  _globals['_SUBMITCONFIGREPLY']._serialized_start=530
+  _globals['_SUBMITCONFIGREPLY']._serialized_end=650
+  _globals['_PEER']._serialized_start=652
+  _globals['_PEER']._serialized_end=719
+  _globals['_RAFT']._serialized_start=721
+  _globals['_RAFT']._serialized_end=787
+  _globals['_COORDINATION']._serialized_start=790
+  _globals['_COORDINATION']._serialized_end=948
 # @@protoc_insertion_point(module_scope)

@@ -98,7 +98,7 @@ def test_yaml_section_not_a_mapping() -> None:
         "bind_addr, config_source, data_dir, discovery_mode, enabled, health_addr, http_api, "
         "insecure, member_remove_after, node_id, nodes, orphan_grace, region, reshare_after, "
         "secret, "
-        "start_lead, tls_ca, tls_cert, tls_key",
+        "start_lead, tls_ca, tls_cert, tls_key, workers",
     ]
 
 
