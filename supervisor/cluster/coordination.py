@@ -8,6 +8,7 @@ which the caller hears as "retry": a submission is forwarded once, never in a ch
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -90,6 +91,11 @@ class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
     def __init__(self, submission: PlanSubmission, view: ClusterView) -> None:
         self._submission = submission
         self._view = view
+
+    async def Clock(  # noqa: N802 (gRPC method name)
+        self, request: loadtest_pb2.ClockRequest, context: grpc.aio.ServicerContext
+    ) -> loadtest_pb2.ClockReply:
+        return loadtest_pb2.ClockReply(wall_ns=time.time_ns())
 
     async def SubmitConfig(  # noqa: N802 (gRPC method name)
         self, request: loadtest_pb2.SubmitConfigRequest, context: grpc.aio.ServicerContext

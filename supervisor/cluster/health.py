@@ -39,6 +39,9 @@ class ClusterView:
         self.consensus: Consensus | None = None
         # The replicated state as last applied here (plan, run, config error).
         self.committed: dict[str, Any] = {}
+        # This node's clock against the leader's (cluster.clock_offset).
+        self.clock: dict[str, Any] = {}
+        self.clock_problem: str | None = None
 
     @property
     def status(self) -> NodeStatus:
@@ -70,6 +73,10 @@ class ClusterView:
             doc["discovery_error"] = error
         if config := self.committed.get("config"):
             doc["config"] = {k: config.get(k) for k in ("sha256", "source", "version")}
+        if self.clock:
+            doc["clock"] = self.clock
+        if self.clock_problem:
+            doc["clock_skew"] = self.clock_problem
         if run := self.committed.get("run"):
             doc["run"] = {k: run[k] for k in ("run_id", "state", "start_at", "end_at")}
         if config_error := self.committed.get("config_error"):

@@ -23,6 +23,7 @@ from typing import Any
 import pluggy
 
 from loadtest_supervisor import __version__
+from loadtest_supervisor.cluster.clock_offset import ClockOffset
 from loadtest_supervisor.cluster.contracts import (
     ConfigSource,
     Consensus,
@@ -112,6 +113,7 @@ class ClusterNode:
         self._consensus: Consensus | None = None
         self._keeper: PlanKeeper | None = None
         self._runs: RunKeeper | None = None
+        self._clock: ClockOffset | None = None
         self._coordination: CoordinationServicer | None = None
         self._committed_sha: str | None = None
         self._started = False
@@ -137,6 +139,7 @@ class ClusterNode:
         if settings.config_source is not None:
             source = self._make("config source", self.pm.hook.loadtest_make_config_source)
         self._keeper = PlanKeeper(source, consensus)
+        self._clock = ClockOffset(self.view, auth, settings.max_clock_skew)
         self._runs = RunKeeper(
             consensus,
             self.view,
@@ -146,6 +149,7 @@ class ClusterNode:
             settings.reshare_after,
             settings.orphan_grace,
             self.context.workers,
+            self._clock.leader_time,
         )
         submission = PlanSubmission(self._keeper, self.view, auth)
         self._coordination = CoordinationServicer(submission, self.view)
@@ -183,6 +187,7 @@ class ClusterNode:
             await consensus.start(self._peers, self.on_status)
             self._consensus = consensus
             self.view.consensus = consensus
+            self._clock.start()
         except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
             raise NodeStartError(f"cannot start: {exc!r}", ExitCode.CANNOT_RUN) from exc
         self._started = True
@@ -212,6 +217,8 @@ class ClusterNode:
             log_event(log, "node_stopping")
         if self._runs is not None:
             await self._quietly("run", self._runs.stop())
+        if self._clock is not None:
+            await self._quietly("clock", self._clock.stop())
         if self._keeper is not None:
             await self._quietly("plan_keeper", self._keeper.stop())
         if self._consensus is not None:
@@ -224,7 +231,7 @@ class ClusterNode:
             await self._quietly("grpc", self._grpc.stop(GRPC_GRACE_S))
         self._started = False
         self._consensus = self._discovery = self._api = self._grpc = self._keeper = None
-        self._runs = None
+        self._runs = self._clock = None
 
     def on_status(self, status: NodeStatus) -> None:
         """Consensus's callback (on the loop): cache it for /health and publish changes."""
@@ -243,6 +250,8 @@ class ClusterNode:
         if new_state == self._state and leader_id == self._leader_id:
             return
         old_state, self._state, self._leader_id = self._state, new_state, leader_id
+        if self._clock is not None:
+            self._clock.leader_changed()
         log_event(
             log,
             "state_changed",

@@ -86,6 +86,7 @@ class RunKeeper:
         reshare_after: float,
         orphan_grace: float,
         workers: int,
+        leader_time: Callable[[], float],
     ) -> None:
         self._consensus = consensus
         self._view = view
@@ -93,6 +94,7 @@ class RunKeeper:
         self._tell = tell
         self._start_lead = start_lead
         self._workers = workers
+        self._leader_time = leader_time
         self._plans: dict[str, TestPlan] = {}  # by sha256: committed plans, validated once
         # A member unreachable this long loses its share, so the new shares are
         # committed and applied within CLUSTER_RESHARE_AFTER of its death.
@@ -272,8 +274,9 @@ class RunKeeper:
         if mine is None:
             log_event(log, "run_no_users_here", run_id=run["run_id"])
             return
-        # Wall-clock instants from the leader, as this node's monotonic clock reads them.
-        to_monotonic = monotonic() - time.time()
+        # Wall-clock instants from the leader, as this node's monotonic clock reads them
+        # (through the measured offset between the two wall clocks).
+        to_monotonic = monotonic() - self._leader_time()
         start, end = run["start_at"] + to_monotonic, run["end_at"] + to_monotonic
         window = RunWindow(start, end, max(start, monotonic()))
         try:

@@ -280,6 +280,8 @@ class NodeSettings(_Model):
     # Load workers this node runs in a cluster run whose plan does not set load.workers;
     # a node's share of the load is in proportion to them (default: one per core).
     workers: OptInt1 = None
+    # A clock further than this from the leader's is reported (runs stay aligned).
+    max_clock_skew: Duration = 0.25
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0eloadtest.proto\x12\x0bloadtest.v1\"N\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07workers\x18\x04 \x01(\r\"3\n\x0cHelloRequest\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"1\n\nHelloReply\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"L\n\tRaftFrame\x12\x16\n\x0esender_address\x18\x01 \x01(\t\x12\x16\n\x0esender_node_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\"\x1b\n\tStreamAck\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\"O\n\x0cNodeSnapshot\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x10\n\x08snapshot\x18\x04 \x01(\x0c\"H\n\x03\x41\x63k\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x11\n\tleader_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"3\n\x13SubmitConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"x\n\x11SubmitConfigReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\x32\x43\n\x04Peer\x12;\n\x05Hello\x12\x19.loadtest.v1.HelloRequest\x1a\x17.loadtest.v1.HelloReply2B\n\x04Raft\x12:\n\x06Stream\x12\x16.loadtest.v1.RaftFrame\x1a\x16.loadtest.v1.StreamAck(\x01\x32\x9e\x01\n\x0c\x43oordination\x12<\n\x0bPushMetrics\x12\x19.loadtest.v1.NodeSnapshot\x1a\x10.loadtest.v1.Ack(\x01\x12P\n\x0cSubmitConfig\x12 .loadtest.v1.SubmitConfigRequest\x1a\x1e.loadtest.v1.SubmitConfigReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0eloadtest.proto\x12\x0bloadtest.v1\"N\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07workers\x18\x04 \x01(\r\"3\n\x0cHelloRequest\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"1\n\nHelloReply\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"L\n\tRaftFrame\x12\x16\n\x0esender_address\x18\x01 \x01(\t\x12\x16\n\x0esender_node_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\"\x1b\n\tStreamAck\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\"\x0e\n\x0c\x43lockRequest\"\x1d\n\nClockReply\x12\x0f\n\x07wall_ns\x18\x01 \x01(\x03\"O\n\x0cNodeSnapshot\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x10\n\x08snapshot\x18\x04 \x01(\x0c\"H\n\x03\x41\x63k\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x11\n\tleader_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"3\n\x13SubmitConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"x\n\x11SubmitConfigReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\x32\x43\n\x04Peer\x12;\n\x05Hello\x12\x19.loadtest.v1.HelloRequest\x1a\x17.loadtest.v1.HelloReply2B\n\x04Raft\x12:\n\x06Stream\x12\x16.loadtest.v1.RaftFrame\x1a\x16.loadtest.v1.StreamAck(\x01\x32\xdb\x01\n\x0c\x43oordination\x12<\n\x0bPushMetrics\x12\x19.loadtest.v1.NodeSnapshot\x1a\x10.loadtest.v1.Ack(\x01\x12P\n\x0cSubmitConfig\x12 .loadtest.v1.SubmitConfigRequest\x1a\x1e.loadtest.v1.SubmitConfigReply\x12;\n\x05\x43lock\x12\x19.loadtest.v1.ClockRequest\x1a\x17.loadtest.v1.ClockReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,18 +41,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RAFTFRAME']._serialized_end=291
   _globals['_STREAMACK']._serialized_start=293
   _globals['_STREAMACK']._serialized_end=320
-  _globals['_NODESNAPSHOT']._serialized_start=322
-  _globals['_NODESNAPSHOT']._serialized_end=401
-  _globals['_ACK']._serialized_start=403
-  _globals['_ACK']._serialized_end=475
-  _globals['_SUBMITCONFIGREQUEST']._serialized_start=477
-  _globals['_SUBMITCONFIGREQUEST']._serialized_end=528
-  _globals['_SUBMITCONFIGREPLY']._serialized_start=530
-  _globals['_SUBMITCONFIGREPLY']._serialized_end=650
-  _globals['_PEER']._serialized_start=652
-  _globals['_PEER']._serialized_end=719
-  _globals['_RAFT']._serialized_start=721
-  _globals['_RAFT']._serialized_end=787
-  _globals['_COORDINATION']._serialized_start=790
-  _globals['_COORDINATION']._serialized_end=948
+  _globals['_CLOCKREQUEST']._serialized_start=322
+  _globals['_CLOCKREQUEST']._serialized_end=336
+  _globals['_CLOCKREPLY']._serialized_start=338
+  _globals['_CLOCKREPLY']._serialized_end=367
+  _globals['_NODESNAPSHOT']._serialized_start=369
+  _globals['_NODESNAPSHOT']._serialized_end=448
+  _globals['_ACK']._serialized_start=450
+  _globals['_ACK']._serialized_end=522
+  _globals['_SUBMITCONFIGREQUEST']._serialized_start=524
+  _globals['_SUBMITCONFIGREQUEST']._serialized_end=575
+  _globals['_SUBMITCONFIGREPLY']._serialized_start=577
+  _globals['_SUBMITCONFIGREPLY']._serialized_end=697
+  _globals['_PEER']._serialized_start=699
+  _globals['_PEER']._serialized_end=766
+  _globals['_RAFT']._serialized_start=768
+  _globals['_RAFT']._serialized_end=834
+  _globals['_COORDINATION']._serialized_start=837
+  _globals['_COORDINATION']._serialized_end=1056
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,16 @@ class StreamAck(_message.Message):
     frames: int
     def __init__(self, frames: _Optional[int] = ...) -> None: ...
 
+class ClockRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ClockReply(_message.Message):
+    __slots__ = ("wall_ns",)
+    WALL_NS_FIELD_NUMBER: _ClassVar[int]
+    wall_ns: int
+    def __init__(self, wall_ns: _Optional[int] = ...) -> None: ...
+
 class NodeSnapshot(_message.Message):
     __slots__ = ("node_id", "run_id", "term", "snapshot")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -199,6 +199,11 @@ class CoordinationStub:
                 request_serializer=loadtest__pb2.SubmitConfigRequest.SerializeToString,
                 response_deserializer=loadtest__pb2.SubmitConfigReply.FromString,
                 _registered_method=True)
+        self.Clock = channel.unary_unary(
+                '/loadtest.v1.Coordination/Clock',
+                request_serializer=loadtest__pb2.ClockRequest.SerializeToString,
+                response_deserializer=loadtest__pb2.ClockReply.FromString,
+                _registered_method=True)
 
 
 class CoordinationServicer:
@@ -221,6 +226,13 @@ class CoordinationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Clock(self, request, context):
+        """The callee's wall clock, for the caller to measure its offset by the round trip.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +245,11 @@ def add_CoordinationServicer_to_server(servicer, server):
                     servicer.SubmitConfig,
                     request_deserializer=loadtest__pb2.SubmitConfigRequest.FromString,
                     response_serializer=loadtest__pb2.SubmitConfigReply.SerializeToString,
+            ),
+            'Clock': grpc.unary_unary_rpc_method_handler(
+                    servicer.Clock,
+                    request_deserializer=loadtest__pb2.ClockRequest.FromString,
+                    response_serializer=loadtest__pb2.ClockReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -291,6 +308,33 @@ class Coordination:
             '/loadtest.v1.Coordination/SubmitConfig',
             loadtest__pb2.SubmitConfigRequest.SerializeToString,
             loadtest__pb2.SubmitConfigReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Clock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loadtest.v1.Coordination/Clock',
+            loadtest__pb2.ClockRequest.SerializeToString,
+            loadtest__pb2.ClockReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -96,7 +96,8 @@ def test_yaml_section_not_a_mapping() -> None:
         "ramp_duration, target_rps, workers",
         "test.yaml: cluster=[1] (list): must be a mapping with keys: advertise_addr, api_token, "
         "bind_addr, config_source, data_dir, discovery_mode, enabled, health_addr, http_api, "
-        "insecure, member_remove_after, node_id, nodes, orphan_grace, region, reshare_after, "
+        "insecure, max_clock_skew, member_remove_after, node_id, nodes, orphan_grace, region, "
+        "reshare_after, "
         "secret, "
         "start_lead, tls_ca, tls_cert, tls_key, workers",
     ]
