@@ -1,7 +1,8 @@
 """The replicated state machine: small, JSON-only, and fenced by term.
 
 A command is a dict updating any of ``config`` (``{"yaml", "sha256", "source",
-"version"}``), ``config_error`` (why the leader could not commit a plan, or None),
+"version", "committed_at"}``), ``config_error`` (why the leader could not commit a plan,
+or None), ``run_request`` (the latest ``POST /runs``: ``{"id", "plan_sha256"}``),
 ``run`` (the run record) and ``metrics_checkpoint`` (the latest aggregated metrics),
 plus the ``term`` of the leader that proposed it. It travels through pysyncobj as one
 JSON string, so the only things pysyncobj pickles are a string and its own internals.
@@ -18,7 +19,7 @@ from typing import Any
 
 from pysyncobj import SyncObjConsumer, replicated
 
-PARTS = ("config", "config_error", "run", "metrics_checkpoint")
+PARTS = ("config", "config_error", "run_request", "run", "metrics_checkpoint")
 
 
 class StaleTermError(Exception):

@@ -78,7 +78,7 @@ class ClusterView:
         if self.clock_problem:
             doc["clock_skew"] = self.clock_problem
         if run := self.committed.get("run"):
-            doc["run"] = {k: run[k] for k in ("run_id", "state", "start_at", "end_at")}
+            doc["run"] = {k: run.get(k) for k in ("run_id", "state", "start_at", "end_at", "slot")}
         if config_error := self.committed.get("config_error"):
             doc["config_error"] = config_error["message"]
         return doc

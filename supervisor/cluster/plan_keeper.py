@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 import time
+import uuid
 from typing import Any
 
 from loadtest_supervisor.cluster.contracts import ConfigSource, ConfigSourceError, Consensus
@@ -55,17 +56,29 @@ class PlanKeeper:
             await self._source.stop()
 
     async def submit(self, text: str, source: str) -> str:
-        """Validate and commit a plan given to this leader; its SHA-256.
+        """Validate and commit a plan given to this leader, and ask for a run of it; its
+        SHA-256. Empty ``text`` asks for a run of the plan committed already.
 
-        Raises ConfigError (it does not validate: nothing is committed) or
-        CommitFailed (no quorum, or no longer the leader).
+        Raises ConfigError (it does not validate, or there is no plan: nothing is
+        committed) or CommitFailed (no quorum, or no longer the leader).
         """
-        load_plan_text(text, source)
-        sha = plan_sha256(text)
-        if (self._consensus.committed().get("config") or {}).get("sha256") != sha:
-            config = {"yaml": text, "sha256": sha, "source": source, "version": sha[:12]}
-            await self._propose({"config": config, "config_error": None})
-            log_event(log, "plan_committed", sha256=sha[:12], source=source)
+        current = self._consensus.committed().get("config") or {}
+        command: dict[str, Any] = {}
+        if not text.strip():
+            if not current:
+                raise ConfigError("no plan is committed yet: send one in the request body")
+            sha = current["sha256"]
+        else:
+            load_plan_text(text, source)
+            sha = plan_sha256(text)
+            if current.get("sha256") != sha:
+                config = {"yaml": text, "sha256": sha, "source": source, "version": sha[:12]}
+                command = {"config": {**config, "committed_at": time.time()}}
+                command["config_error"] = None
+        command["run_request"] = {"id": uuid.uuid4().hex[:12], "plan_sha256": sha}
+        await self._propose(command)
+        new_plan = "config" in command
+        log_event(log, "run_requested", sha256=sha[:12], source=source, new_plan=new_plan)
         return sha
 
     async def _keep(self, source: ConfigSource) -> None:
@@ -107,7 +120,13 @@ class PlanKeeper:
         if current.get("sha256") == sha and committed.get("config_error") is None:
             log_event(log, "plan_unchanged", sha256=sha[:12], source=source, version=version)
             return
-        config = {"yaml": text, "sha256": sha, "source": source, "version": version}
+        config = {
+            "yaml": text,
+            "sha256": sha,
+            "source": source,
+            "version": version,
+            "committed_at": time.time(),
+        }
         if current.get("sha256") == sha:
             config = current  # the same plan: only the error is cleared
         await self._propose({"config": config, "config_error": None})

@@ -22,6 +22,7 @@ from typing import Any
 
 from loadtest_supervisor.cluster.contracts import Consensus, NodeStatus
 from loadtest_supervisor.cluster.health import ClusterView, node_state
+from loadtest_supervisor.cluster.run_triggers import due_slot, next_slot, starts_on_commit
 from loadtest_supervisor.config.loading import load_plan_text
 from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.runner import LoadRun, RunWindow
@@ -160,11 +161,17 @@ class RunKeeper:
         config, run = state.get("config"), state.get("run") or {}
         if config is None or self._proposing:
             return
-        if run.get("plan_sha256") == config["sha256"]:
-            if run.get("state") == "running":
-                await self._keep_running(run, self._plan(config))
-            return
         plan = self._plan(config)
+        same_plan = run.get("plan_sha256") == config["sha256"]
+        if same_plan and run.get("state") == "running":
+            await self._keep_running(run, plan)
+        if plan.run.schedule is not None:
+            upcoming = next_slot(plan.run.schedule, time.time())
+            if upcoming is not None:
+                self._at(upcoming - time.time() + 0.05, "slot")
+        trigger = self._trigger(state, plan, run if same_plan else {})
+        if trigger is None or self._proposing:
+            return
         start_at = time.time() + self._start_lead
         record = {
             "run_id": uuid.uuid4().hex[:12],
@@ -173,11 +180,43 @@ class RunKeeper:
             "end_at": start_at + plan.load.duration,
             "shares": shares(self._live_members(plan)),
             "state": "running",
+            # What this plan's runs have answered so far: never a request or slot twice.
+            "request_id": run.get("request_id") if same_plan else None,
+            "slot": run.get("slot") if same_plan else None,
+            **trigger,
         }
         if run.get("state") == "running":
             log_event(log, "run_superseded", run_id=run["run_id"])
         if await self._propose({"run": record}):
-            log_event(log, "run_committed", run_id=record["run_id"], nodes=len(record["shares"]))
+            log_event(
+                log,
+                "run_committed",
+                run_id=record["run_id"],
+                nodes=len(record["shares"]),
+                why=next(iter(trigger), "plan"),
+            )
+
+    def _trigger(
+        self, state: dict[str, Any], plan: TestPlan, run: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Why a new run of the committed plan starts now (the fields that say so), or None.
+
+        ``run`` is the latest run of this same plan, or empty.
+        """
+        config = state["config"]
+        request = state.get("run_request") or {}
+        if request.get("plan_sha256") == config["sha256"] and request["id"] != run.get(
+            "request_id"
+        ):
+            return {"request_id": request["id"]}
+        if not run and starts_on_commit(plan):
+            return {}
+        if plan.run.schedule is not None:
+            since = max(run.get("slot") or 0.0, config.get("committed_at", 0.0))
+            slot = due_slot(plan.run.schedule, time.time(), since)
+            if slot is not None:
+                return {"slot": slot}
+        return None
 
     async def _keep_running(self, run: dict[str, Any], plan: TestPlan) -> None:
         """Finish the run at its end; until then, keep its shares on the live members."""

@@ -3,6 +3,7 @@
 One job per module; each name is imported from the module that defines it:
 
     errors        ConfigError and the masking of secrets in what is shown
+    cron          a plan's run.schedule, read by APScheduler
     durations     250ms / 10m / 3d to and from seconds
     values        field types: each parses one value or says what is allowed
     addresses     host:port, peer lists, resolve addresses, gs:// URIs

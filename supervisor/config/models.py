@@ -40,6 +40,7 @@ from loadtest_supervisor.config.values import (
     Method,
     Missing,
     OptBody,
+    OptCron,
     OptDuration,
     OptFile,
     OptHeaderName,
@@ -56,6 +57,7 @@ from loadtest_supervisor.config.values import (
     Pause,
     PeerList,
     Query,
+    RunStart,
     StepPath,
     Text,
     ThresholdList,
@@ -228,6 +230,13 @@ class Scenario(_Model):
     steps: Annotated[list[Step], non_empty_list("steps")]
 
 
+class RunSettings(_Model):
+    """When a cluster run of this plan starts (supervisor/cluster/run_triggers.py)."""
+
+    start: RunStart = None
+    schedule: OptCron = None
+
+
 class TestPlan(_Model):
     """What to test: the file describes the test, the environment fills the gaps."""
 
@@ -238,6 +247,7 @@ class TestPlan(_Model):
     request: RequestSettings = RequestSettings()
     scenarios: Annotated[list[Scenario] | None, non_empty_list("scenarios", optional=True)] = None
     thresholds: ThresholdList = []
+    run: RunSettings = RunSettings()
 
     @field_serializer("thresholds", when_used="json")
     def _thresholds_as_text(self, thresholds: list[Any]) -> list[str]:

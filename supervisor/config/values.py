@@ -21,6 +21,7 @@ from jsonpath_ng import parse as parse_jsonpath
 from pydantic import BeforeValidator, PlainSerializer, SecretStr
 
 from loadtest_supervisor.config.addresses import host_port, peer_list, resolve_addr
+from loadtest_supervisor.config.cron import CRON_ALLOWED, cron_trigger
 from loadtest_supervisor.config.durations import duration_seconds, format_duration
 from loadtest_supervisor.config.load_models import LOAD_MODELS
 from loadtest_supervisor.config.variables import VAR_NAME_ALLOWED, is_var_name
@@ -269,6 +270,13 @@ def _threshold(value: Any) -> Threshold:
     return result
 
 
+def _cron(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(CRON_ALLOWED)
+    cron_trigger(value)
+    return " ".join(value.split())
+
+
 def _non_empty_list(what: str) -> Callable[[Any], Any]:
     def parse(value: Any) -> Any:
         if not isinstance(value, list) or not value:
@@ -328,6 +336,8 @@ Query = Annotated[
     BeforeValidator(_mapping("parameter name to value")),
 ]
 OptBody = Annotated[str | None, BeforeValidator(_optional(_body))]
+OptCron = Annotated[str | None, BeforeValidator(_optional(_cron))]
+RunStart = Annotated[str | None, BeforeValidator(_optional(_choice(("auto", "api"), str.lower)))]
 JsonValue = Annotated[Any, BeforeValidator(_json_value)]
 OptStatus = Annotated[tuple[int, ...] | None, BeforeValidator(_optional(_status))]
 OptJsonPath = Annotated[str | None, BeforeValidator(_optional(_jsonpath))]

@@ -44,7 +44,7 @@ def test_yaml_tab_indentation() -> None:
 def test_yaml_top_level_not_a_mapping() -> None:
     assert problems(config("- target\n- load\n")) == [
         "test.yaml: the top level must be a mapping of sections (cluster, load, request, "
-        "scenarios, target, thresholds), not a list"
+        "run, scenarios, target, thresholds), not a list"
     ]
 
 
