@@ -146,7 +146,7 @@ class FaultHarness(ClusterHarness):
         if rest is None:
             rest = [node for node in self.nodes if node not in side]
         others = [node.host for node in rest]
-        cuts = [self.faults.partition(node.host, others, cgroups=self.cgroups) for node in side]
+        cuts = [self.faults.partition([node.host for node in side], others, cgroups=self.cgroups)]
         self.event(f"partition {[n.node_id for n in side]} | {[n.node_id for n in rest]}")
         return cuts
 

@@ -140,7 +140,7 @@ def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
 class Partition:
     """The rules one ``partition`` call added (each a full rule spec without -A/-D)."""
 
-    addr: str
+    side: tuple[str, ...]
     others: tuple[str, ...]
     rules: tuple[tuple[str, ...], ...] = field(repr=False)
 
@@ -150,56 +150,67 @@ def _drop(chain: str, *match: str, tag: str) -> tuple[str, ...]:
     return (chain, iface, "lo", *match, "-m", "comment", "--comment", tag, "-j", "DROP")
 
 
+def _restore(operation: str, rules: Sequence[tuple[str, ...]]) -> None:
+    """Insert (-I) or delete (-D) ``rules`` in one iptables-restore transaction.
+
+    One rule at a time, a partition of several nodes takes a second to set up on a busy
+    machine, and meanwhile it is only part of one: a cut-off node could still win votes
+    from the nodes not yet cut off, which no real partition allows.
+    """
+    lines = ["*filter", *(f"{operation} {shlex.join(rule)}" for rule in rules), "COMMIT", ""]
+    result = subprocess.run(
+        ["iptables-restore", "--noflush", "-w", "5"],
+        input="\n".join(lines),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if result.returncode != 0:
+        raise FaultError(f"iptables-restore {operation} failed: {result.stderr.strip()}")
+
+
 def partition(
-    addr: str,
+    side: str | Sequence[str],
     others: Sequence[str],
     *,
     cgroups: Mapping[str, str] | None = None,
     tag: str = TAG,
 ) -> Partition:
-    """Cut ``addr`` off from every address in ``others``, both ways, with DROP (so a connect
-    times out, as across a real partition, rather than being refused).
+    """Cut the address ``side`` (or each of several) off from every address in ``others``,
+    both ways, with DROP (so a connect times out, as across a real partition, rather than
+    being refused); all rules at once. Addresses within ``side`` still reach each other.
 
     ``cgroups`` maps addresses to the cgroup their node runs in (see the module doc): given
-    it, packets sent by addr's node to the others, and by the others' nodes to addr, are
-    dropped too, whatever source address their sockets got.
+    it, packets sent by a side node to the others, and by the others' nodes to the side,
+    are dropped too, whatever source address their sockets got.
     """
+    addrs = (side,) if isinstance(side, str) else tuple(side)
     rules: list[tuple[str, ...]] = []
-    for other in others:
-        for chain in CHAINS:
-            rules.append(_drop(chain, "-s", addr, "-d", other, tag=tag))
-            rules.append(_drop(chain, "-s", other, "-d", addr, tag=tag))
-        if cgroups:
-            if addr in cgroups:
-                rules.append(
-                    _drop("OUTPUT", "-d", other, "-m", "cgroup", "--path", cgroups[addr], tag=tag)
-                )
-            if other in cgroups:
-                rules.append(
-                    _drop("OUTPUT", "-d", addr, "-m", "cgroup", "--path", cgroups[other], tag=tag)
-                )
-    added: list[tuple[str, ...]] = []
-    try:
-        for rule in rules:
-            # -I: ahead of anything that would ACCEPT the traffic first.
-            _iptables("-I", *rule)
-            added.append(rule)
-    except BaseException:
-        for rule in added:
-            _iptables("-D", *rule, check=False)
-        raise
-    return Partition(addr, tuple(others), tuple(rules))
+    for addr in addrs:
+        for other in others:
+            for chain in CHAINS:
+                rules.append(_drop(chain, "-s", addr, "-d", other, tag=tag))
+                rules.append(_drop(chain, "-s", other, "-d", addr, tag=tag))
+            if cgroups:
+                if addr in cgroups:
+                    rules.append(
+                        _drop(
+                            "OUTPUT", "-d", other, "-m", "cgroup", "--path", cgroups[addr], tag=tag
+                        )
+                    )
+                if other in cgroups:
+                    rules.append(
+                        _drop(
+                            "OUTPUT", "-d", addr, "-m", "cgroup", "--path", cgroups[other], tag=tag
+                        )
+                    )
+    _restore("-I", rules)
+    return Partition(addrs, tuple(others), tuple(rules))
 
 
 def heal(cut: Partition) -> None:
-    """Remove exactly the rules ``cut`` added (one instance each)."""
-    errors = [
-        result.stderr.strip()
-        for rule in cut.rules
-        if (result := _iptables("-D", *rule, check=False)).returncode != 0
-    ]
-    if errors:
-        raise FaultError(f"could not remove rules of {cut}: {errors}")
+    """Remove exactly the rules ``cut`` added (one instance each), all at once."""
+    _restore("-D", cut.rules)
 
 
 def tagged_rules(tag: str | None = TAG) -> list[str]:
@@ -274,9 +285,13 @@ class Faults:
         self.partitions: list[Partition] = []
 
     def partition(
-        self, addr: str, others: Sequence[str], *, cgroups: Mapping[str, str] | None = None
+        self,
+        side: str | Sequence[str],
+        others: Sequence[str],
+        *,
+        cgroups: Mapping[str, str] | None = None,
     ) -> Partition:
-        cut = partition(addr, others, cgroups=cgroups, tag=self.tag)
+        cut = partition(side, others, cgroups=cgroups, tag=self.tag)
         self.partitions.append(cut)
         return cut
 
