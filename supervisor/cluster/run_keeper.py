@@ -302,6 +302,8 @@ class RunKeeper:
             return
         if config["sha256"] != run["plan_sha256"]:
             return  # the leader is about to supersede it
+        if run["end_at"] <= self._leader_time():
+            return  # over already (a restarted node replaying its log): nothing to join
         self._local = _LocalRun(run["run_id"], share)
         self._local.task = asyncio.ensure_future(self._run_local(self._local, run, config))
 
