@@ -31,7 +31,7 @@ from loadtest_supervisor.cluster.contracts import (
     NodeStatus,
     Peer,
 )
-from loadtest_supervisor.cluster.coordination import CoordinationServicer, PlanSubmission
+from loadtest_supervisor.cluster.coordination import CoordinationServicer, LeaderCalls
 from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.identity import node_context
@@ -151,8 +151,8 @@ class ClusterNode:
             self.context.workers,
             self._clock.leader_time,
         )
-        submission = PlanSubmission(self._keeper, self.view, auth)
-        self._coordination = CoordinationServicer(submission, self.view)
+        calls = LeaderCalls(self._keeper, self._runs, self.view, auth)
+        self._coordination = CoordinationServicer(calls, self.view)
         try:
             self._grpc = await start_grpc_server(
                 settings.bind_addr,
@@ -170,7 +170,7 @@ class ClusterNode:
         if settings.http_api:
             host, port = split_host_port(settings.health_addr)
             try:
-                app = build_app(self.view, run_routes(submission, settings.api_token))
+                app = build_app(self.view, run_routes(calls, settings.api_token))
                 self._api = await serve_http_api(app, host, port)
             except OSError as exc:
                 raise NodeStartError(str(exc), ExitCode.CANNOT_RUN) from exc

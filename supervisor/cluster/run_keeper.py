@@ -22,6 +22,7 @@ from typing import Any
 
 from loadtest_supervisor.cluster.contracts import Consensus, NodeStatus
 from loadtest_supervisor.cluster.health import ClusterView, node_state
+from loadtest_supervisor.cluster.plan_keeper import CommitFailed
 from loadtest_supervisor.cluster.run_triggers import due_slot, next_slot, starts_on_commit
 from loadtest_supervisor.config.loading import load_plan_text
 from loadtest_supervisor.config.models import TestPlan
@@ -147,6 +148,24 @@ class RunKeeper:
 
         self._orphaned = asyncio.get_running_loop().call_later(self._orphan_grace, give_up)
 
+    async def stop_run(self, run_id: str = "") -> str:
+        """The leader: stop the run in progress (only ``run_id``, when given); its id.
+
+        Raises NoRunInProgress, or CommitFailed when it could not be committed.
+        """
+        run = self._consensus.committed().get("run") or {}
+        if run.get("state") != "running" or run_id not in ("", run["run_id"]):
+            raise NoRunInProgress(
+                f"run {run_id} is not in progress" if run_id else "no run is in progress"
+            )
+        record = {**run, "state": "stopped", "stopped_at": time.time()}
+        try:
+            await self._consensus.propose({"run": record})
+        except Exception as exc:  # no quorum now, or deposed
+            raise CommitFailed(str(exc)) from exc
+        log_event(log, "run_stopped", run_id=run["run_id"], why="asked through the API")
+        return str(run["run_id"])
+
     async def stop(self) -> None:
         for timer in (*self._timers.values(), self._orphaned):
             if timer is not None:
@@ -183,6 +202,7 @@ class RunKeeper:
             # What this plan's runs have answered so far: never a request or slot twice.
             "request_id": run.get("request_id") if same_plan else None,
             "slot": run.get("slot") if same_plan else None,
+            "supersedes": run["run_id"] if run.get("state") == "running" else None,
             **trigger,
         }
         if run.get("state") == "running":
@@ -336,8 +356,28 @@ class RunKeeper:
         self._tell("loadtest_run_started", run={**run, "share": local.share})
         outcome = await local.load.run(local.stop, window)
         results = build_results(mine, outcome)
+        results["run"] = {
+            "run_id": run["run_id"],
+            "state": self._how_it_ended(run["run_id"], outcome.interrupted),
+            "index": local.share["index"],
+            "count": local.share["count"],
+        }
         self._view.set_results(results)
         log_event(
             log, "cluster_run_finished", run_id=run["run_id"], requests=results["requests_total"]
         )
         self._tell("loadtest_run_finished", run=run, results=results)
+
+    def _how_it_ended(self, run_id: str, interrupted: bool) -> str:
+        """finished, stopped, superseded, or interrupted (this node's part ended early:
+        orphaned, its share taken away, or the node stopping)."""
+        now = self._consensus.committed().get("run") or {}
+        if now.get("run_id") != run_id:
+            return "superseded"
+        if now["state"] == "stopped":
+            return "stopped"
+        return "interrupted" if interrupted else "finished"
+
+
+class NoRunInProgress(Exception):
+    """There is no run (or not the one named) to stop."""

@@ -1,4 +1,5 @@
-"""The cluster's mutating HTTP endpoints: ``POST /runs`` takes a plan, on any node.
+"""The cluster's mutating HTTP endpoints, on any node: ``POST /runs`` takes a plan (or
+asks for a run of the committed one), ``DELETE /runs/current`` stops the run.
 
 They need ``Authorization: Bearer <CLUSTER_API_TOKEN>``, compared in constant time;
 without a token configured they answer 403 and say how to enable them. Read-only
@@ -14,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from loadtest_supervisor.cluster.coordination import PlanSubmission
+from loadtest_supervisor.cluster.coordination import Answer, LeaderCalls
 
 # A plan is a few KB; a body beyond this is a mistake or an attack, never a plan.
 MAX_PLAN_BYTES = 1 << 20
 
 
-def run_routes(submission: PlanSubmission, token: SecretStr | None) -> list[Route]:
+def run_routes(calls: LeaderCalls, token: SecretStr | None) -> list[Route]:
     async def submit_run(request: Request) -> JSONResponse:
         refused = _refuse_unauthorized(request, token)
         if refused is not None:
@@ -35,17 +36,28 @@ def run_routes(submission: PlanSubmission, token: SecretStr | None) -> list[Rout
         except UnicodeDecodeError:
             return JSONResponse({"error": "the plan must be UTF-8 YAML text"}, status_code=400)
         client = request.client.host if request.client else "unknown"
-        done = await submission.submit(text, f"api POST /runs from {client}")
-        document = {
-            "accepted": done.accepted,
-            "sha256": done.sha256 or None,
-            "leader_id": done.leader_id,
-            "error": done.error,
-        }
-        status = 200 if done.accepted else 503 if done.retryable else 400
-        return JSONResponse(document, status_code=status)
+        done = await calls.submit(text, f"api POST /runs from {client}")
+        return _answer({"sha256": done.sha256 or None}, done, refused=400)
 
-    return [Route("/runs", submit_run, methods=["POST"])]
+    async def stop_run(request: Request) -> JSONResponse:
+        refused = _refuse_unauthorized(request, token)
+        if refused is not None:
+            return refused
+        done = await calls.stop_run()
+        return _answer({"run_id": done.run_id or None}, done, refused=409)
+
+    return [
+        Route("/runs", submit_run, methods=["POST"]),
+        Route("/runs/current", stop_run, methods=["DELETE"]),
+    ]
+
+
+def _answer(fields: dict[str, object], done: Answer, refused: int) -> JSONResponse:
+    """200 when done; 503 when worth retrying (no leader, no quorum); else ``refused``."""
+    document = {"accepted": done.accepted, **fields, "leader_id": done.leader_id}
+    document["error"] = done.error
+    status = 200 if done.accepted else 503 if done.retryable else refused
+    return JSONResponse(document, status_code=status)
 
 
 def _refuse_unauthorized(request: Request, token: SecretStr | None) -> JSONResponse | None:

@@ -15,11 +15,25 @@ TOKEN = "api-token-for-tests"
 def post_run(
     node: NodeProcess, body: bytes, token: str | None = None
 ) -> tuple[int, dict[str, Any]]:
-    headers = {"Content-Type": "application/yaml"}
+    return _call(node, "POST", "/runs", body, token, {"Content-Type": "application/yaml"})
+
+
+def stop_run(node: NodeProcess, token: str | None = None) -> tuple[int, dict[str, Any]]:
+    return _call(node, "DELETE", "/runs/current", None, token, {})
+
+
+def _call(
+    node: NodeProcess,
+    method: str,
+    path: str,
+    body: bytes | None,
+    token: str | None,
+    headers: dict[str, str],
+) -> tuple[int, dict[str, Any]]:
     if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+        headers = {**headers, "Authorization": f"Bearer {token}"}
     request = urllib.request.Request(
-        f"http://{node.health_addr}/runs", data=body, headers=headers, method="POST"
+        f"http://{node.health_addr}{path}", data=body, headers=headers, method=method
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:

@@ -1,3 +1,4 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
@@ -55,17 +56,70 @@ class ClockReply(_message.Message):
     wall_ns: int
     def __init__(self, wall_ns: _Optional[int] = ...) -> None: ...
 
+class StatsSnapshot(_message.Message):
+    __slots__ = ("requests", "status", "errors", "latency")
+    class StatusEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    class ErrorsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    status: _containers.ScalarMap[int, int]
+    errors: _containers.ScalarMap[str, int]
+    latency: bytes
+    def __init__(self, requests: _Optional[int] = ..., status: _Optional[_Mapping[int, int]] = ..., errors: _Optional[_Mapping[str, int]] = ..., latency: _Optional[bytes] = ...) -> None: ...
+
 class NodeSnapshot(_message.Message):
-    __slots__ = ("node_id", "run_id", "term", "snapshot")
+    __slots__ = ("node_id", "run_id", "term", "seq", "boot_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share")
+    class StepsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: StatsSnapshot
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[StatsSnapshot, _Mapping]] = ...) -> None: ...
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
-    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    BOOT_ID_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    JOINED_AT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     run_id: str
     term: int
-    snapshot: bytes
-    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., snapshot: _Optional[bytes] = ...) -> None: ...
+    seq: int
+    boot_id: str
+    total: StatsSnapshot
+    steps: _containers.MessageMap[str, StatsSnapshot]
+    dropped_iterations: int
+    worker_restarts: int
+    joined_at: float
+    duration_s: float
+    final: bool
+    interrupted: bool
+    share: float
+    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., boot_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("accepted", "term", "leader_id", "reason")
@@ -102,3 +156,39 @@ class SubmitConfigReply(_message.Message):
     error: str
     retryable: bool
     def __init__(self, accepted: _Optional[bool] = ..., sha256: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., error: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
+
+class StopRunRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class StopRunReply(_message.Message):
+    __slots__ = ("accepted", "run_id", "term", "leader_id", "error", "retryable")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
+    accepted: bool
+    run_id: str
+    term: int
+    leader_id: str
+    error: str
+    retryable: bool
+    def __init__(self, accepted: _Optional[bool] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., error: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
+
+class ResultsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ResultsReply(_message.Message):
+    __slots__ = ("available", "json", "leader_id")
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    available: bool
+    json: str
+    leader_id: str
+    def __init__(self, available: _Optional[bool] = ..., json: _Optional[str] = ..., leader_id: _Optional[str] = ...) -> None: ...

@@ -179,8 +179,8 @@ class Raft:
 
 
 class CoordinationStub:
-    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py;
-    PushMetrics: a later issue).
+    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py,
+    supervisor/cluster/metrics_push.py).
     """
 
     def __init__(self, channel):
@@ -199,6 +199,16 @@ class CoordinationStub:
                 request_serializer=loadtest__pb2.SubmitConfigRequest.SerializeToString,
                 response_deserializer=loadtest__pb2.SubmitConfigReply.FromString,
                 _registered_method=True)
+        self.StopRun = channel.unary_unary(
+                '/loadtest.v1.Coordination/StopRun',
+                request_serializer=loadtest__pb2.StopRunRequest.SerializeToString,
+                response_deserializer=loadtest__pb2.StopRunReply.FromString,
+                _registered_method=True)
+        self.Results = channel.unary_unary(
+                '/loadtest.v1.Coordination/Results',
+                request_serializer=loadtest__pb2.ResultsRequest.SerializeToString,
+                response_deserializer=loadtest__pb2.ResultsReply.FromString,
+                _registered_method=True)
         self.Clock = channel.unary_unary(
                 '/loadtest.v1.Coordination/Clock',
                 request_serializer=loadtest__pb2.ClockRequest.SerializeToString,
@@ -207,13 +217,15 @@ class CoordinationStub:
 
 
 class CoordinationServicer:
-    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py;
-    PushMetrics: a later issue).
+    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py,
+    supervisor/cluster/metrics_push.py).
     """
 
     def PushMetrics(self, request_iterator, context):
         """Each node streams its cumulative metrics snapshots to the leader; the latest
-        snapshot per (node_id, run_id) wins, so a resent snapshot is harmless.
+        snapshot per (node_id, boot_id, run_id) wins, so a resent snapshot is harmless. The
+        leader ends the stream with accepted=false (and its leader_id, when known) as soon
+        as it is not the leader or a snapshot's term is stale.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -221,6 +233,20 @@ class CoordinationServicer:
 
     def SubmitConfig(self, request, context):
         """Ask the leader to validate and commit a test config through Raft.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopRun(self, request, context):
+        """Ask the leader to stop the run in progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Results(self, request, context):
+        """The leader's cluster results document (JSON), for a follower's GET /results.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -246,6 +272,16 @@ def add_CoordinationServicer_to_server(servicer, server):
                     request_deserializer=loadtest__pb2.SubmitConfigRequest.FromString,
                     response_serializer=loadtest__pb2.SubmitConfigReply.SerializeToString,
             ),
+            'StopRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopRun,
+                    request_deserializer=loadtest__pb2.StopRunRequest.FromString,
+                    response_serializer=loadtest__pb2.StopRunReply.SerializeToString,
+            ),
+            'Results': grpc.unary_unary_rpc_method_handler(
+                    servicer.Results,
+                    request_deserializer=loadtest__pb2.ResultsRequest.FromString,
+                    response_serializer=loadtest__pb2.ResultsReply.SerializeToString,
+            ),
             'Clock': grpc.unary_unary_rpc_method_handler(
                     servicer.Clock,
                     request_deserializer=loadtest__pb2.ClockRequest.FromString,
@@ -260,8 +296,8 @@ def add_CoordinationServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Coordination:
-    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py;
-    PushMetrics: a later issue).
+    """Coordination between the leader and the other nodes (supervisor/cluster/coordination.py,
+    supervisor/cluster/metrics_push.py).
     """
 
     @staticmethod
@@ -308,6 +344,60 @@ class Coordination:
             '/loadtest.v1.Coordination/SubmitConfig',
             loadtest__pb2.SubmitConfigRequest.SerializeToString,
             loadtest__pb2.SubmitConfigReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loadtest.v1.Coordination/StopRun',
+            loadtest__pb2.StopRunRequest.SerializeToString,
+            loadtest__pb2.StopRunReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Results(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loadtest.v1.Coordination/Results',
+            loadtest__pb2.ResultsRequest.SerializeToString,
+            loadtest__pb2.ResultsReply.FromString,
             options,
             channel_credentials,
             insecure,
