@@ -26,6 +26,7 @@ from loadtest_supervisor.metrics.run_totals import RunTotals
 
 # A scrape or fetch still in flight at shutdown must not hold the supervisor's exit.
 GRACEFUL_SHUTDOWN_S = 3
+SCOPES = ("cluster", "node")
 
 
 class NodeView(Protocol):
@@ -37,8 +38,10 @@ class NodeView(Protocol):
     def totals(self) -> RunTotals | None:
         """The current (or last) run's totals, or None before any run."""
 
-    def results(self) -> dict[str, Any] | None:
-        """The last finished run's results document, or None before one finished."""
+    async def results(self, scope: str, run_id: str = "") -> dict[str, Any] | None:
+        """A results document, or None before there is one. ``scope`` is ``node`` (this
+        node's own last finished run) or ``cluster`` (a cluster's merged results, of its
+        latest run or of ``run_id``; a standalone node is its own cluster)."""
 
 
 class StandaloneNode:
@@ -62,7 +65,7 @@ class StandaloneNode:
     def totals(self) -> RunTotals | None:
         return self._totals
 
-    def results(self) -> dict[str, Any] | None:
+    async def results(self, scope: str, run_id: str = "") -> dict[str, Any] | None:
         return self._results
 
     def set_totals(self, totals: RunTotals | None) -> None:
@@ -85,7 +88,11 @@ def build_app(node: NodeView, routes: Sequence[BaseRoute] = ()) -> Starlette:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def results(request: Request) -> JSONResponse:
-        document = node.results()
+        scope = request.query_params.get("scope", "cluster")
+        if scope not in SCOPES:
+            error = f"scope={scope!r}: allowed: {', '.join(SCOPES)}"
+            return JSONResponse({"error": error}, status_code=400)
+        document = await node.results(scope, request.query_params.get("run_id", ""))
         if document is None:
             return JSONResponse({"error": "no results yet"}, status_code=404)
         return JSONResponse(document)

@@ -3,7 +3,9 @@
 A command is a dict updating any of ``config`` (``{"yaml", "sha256", "source",
 "version", "committed_at"}``), ``config_error`` (why the leader could not commit a plan,
 or None), ``run_request`` (the latest ``POST /runs``: ``{"id", "plan_sha256"}``),
-``run`` (the run record) and ``metrics_checkpoint`` (the latest aggregated metrics),
+``run`` (the run record), ``metrics_checkpoint`` (every node's latest snapshot of the
+run), ``leader_metrics`` (the leader's own, more often) and ``results`` (the final
+document of the last run that ended),
 plus the ``term`` of the leader that proposed it. It travels through pysyncobj as one
 JSON string, so the only things pysyncobj pickles are a string and its own internals.
 
@@ -19,7 +21,15 @@ from typing import Any
 
 from pysyncobj import SyncObjConsumer, replicated
 
-PARTS = ("config", "config_error", "run_request", "run", "metrics_checkpoint")
+PARTS = (
+    "config",
+    "config_error",
+    "run_request",
+    "run",
+    "metrics_checkpoint",
+    "leader_metrics",
+    "results",
+)
 
 
 class StaleTermError(Exception):

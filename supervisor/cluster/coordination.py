@@ -1,4 +1,5 @@
-"""What only the leader does, asked of any node: commit a plan, stop the run.
+"""What only the leader does, asked of any node: commit a plan, stop the run, merge the
+cluster's results.
 
 A node that is not the leader forwards the call to the leader it knows over
 ``Coordination`` (authenticated like every call between nodes). A leader that changed in
@@ -8,22 +9,28 @@ forwarded once, never in a chain.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
 
 from loadtest_supervisor.cluster.health import ClusterView, node_state
-from loadtest_supervisor.cluster.peer_auth import PeerAuth
+from loadtest_supervisor.cluster.node_snapshot import from_wire
+from loadtest_supervisor.cluster.peer_auth import PeerAuth, authenticated_node_id
 from loadtest_supervisor.cluster.plan_keeper import CommitFailed, PlanKeeper
+from loadtest_supervisor.cluster.results_keeper import ResultsKeeper
 from loadtest_supervisor.cluster.run_keeper import NoRunInProgress, RunKeeper
 from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
 from loadtest_supervisor.config.errors import ConfigError
 
 # Validation is quick and a commit takes a few heartbeats; more means the leader is stuck.
 CALL_TIMEOUT_S = 10.0
+# A follower's GET /results waits this long for the leader, then answers from the log.
+RESULTS_TIMEOUT_S = 2.0
+RESULTS_METHOD = "/loadtest.v1.Coordination/Results"
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,48 @@ class Answer:
 
 class LeaderCalls:
     def __init__(
-        self, plans: PlanKeeper, runs: RunKeeper, view: ClusterView, auth: PeerAuth
+        self,
+        plans: PlanKeeper,
+        runs: RunKeeper,
+        results: ResultsKeeper,
+        view: ClusterView,
+        auth: PeerAuth,
     ) -> None:
         self._plans = plans
         self._runs = runs
+        self.results = results
         self._view = view
         self._auth = auth
+
+    async def cluster_results(self, run_id: str = "") -> dict[str, Any] | None:
+        """The cluster results of the latest run (or of ``run_id``, while the leader still
+        knows it): the leader's live document, fetched from it on another node; the
+        committed one when the leader cannot say. ``served_from`` says which."""
+        status = self._view.status
+        if node_state(status) == "leader":
+            return _served(self.leader_document(run_id), "leader", self._view.leader_id())
+        if node_state(status) == "follower" and status.leader is not None:
+            async with self._auth.channel(status.leader) as channel:
+                stub = loadtest_pb2_grpc.CoordinationStub(channel)
+                try:
+                    reply = await stub.Results(
+                        loadtest_pb2.ResultsRequest(run_id=run_id),
+                        timeout=RESULTS_TIMEOUT_S,
+                        metadata=self._auth.call_metadata(RESULTS_METHOD),
+                    )
+                except grpc.aio.AioRpcError:
+                    reply = None
+            if reply is not None and reply.available:
+                return _served(json.loads(reply.json), "leader", reply.leader_id)
+        return _served(self.results.committed_document(run_id), "checkpoint", None)
+
+    def leader_document(self, run_id: str = "") -> dict[str, Any] | None:
+        """On the leader: what it merged last, unless that is of another run."""
+        live = self._view.cluster_results
+        wanted = run_id or (self._view.committed.get("run") or {}).get("run_id")
+        if live is not None and live["run"]["run_id"] == wanted:
+            return live
+        return self.results.committed_document(run_id)
 
     async def submit(self, text: str, source: str) -> Answer:
         """Commit a plan and ask for a run of it (empty ``text``: of the committed plan)."""
@@ -113,6 +156,14 @@ class LeaderCalls:
         )
 
 
+def _served(
+    document: dict[str, Any] | None, source: str, leader_id: str | None
+) -> dict[str, Any] | None:
+    if document is None:
+        return None
+    return {**document, "served_from": source, "leader_id": leader_id}
+
+
 class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
     def __init__(self, calls: LeaderCalls, view: ClusterView) -> None:
         self._calls = calls
@@ -134,6 +185,41 @@ class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
     ) -> loadtest_pb2.StopRunReply:
         done = await self._calls.stop_here(request.run_id)
         return loadtest_pb2.StopRunReply(run_id=done.run_id, **self._reply_fields(done))
+
+    async def PushMetrics(  # noqa: N802 (gRPC method name)
+        self,
+        request_iterator: AsyncIterator[loadtest_pb2.NodeSnapshot],
+        context: grpc.aio.ServicerContext,
+    ) -> loadtest_pb2.Ack:
+        caller = authenticated_node_id(context)
+        async for snapshot in request_iterator:
+            report = from_wire(snapshot)
+            if caller is not None and report.node_id != caller:
+                refused = f"a report of {report.node_id} from {caller}"
+            else:
+                refused = self._calls.results.offer(report)
+            if refused is not None:
+                return self._ack(False, refused)
+        return self._ack(True, "")
+
+    async def Results(  # noqa: N802 (gRPC method name)
+        self, request: loadtest_pb2.ResultsRequest, context: grpc.aio.ServicerContext
+    ) -> loadtest_pb2.ResultsReply:
+        document = None
+        if node_state(self._view.status) == "leader":
+            document = self._calls.leader_document(request.run_id)
+        return loadtest_pb2.ResultsReply(
+            available=document is not None,
+            json=json.dumps(document) if document is not None else "",
+            leader_id=self._view.leader_id() or "",
+        )
+
+    def _ack(self, accepted: bool, reason: str) -> loadtest_pb2.Ack:
+        status = self._view.status
+        leader_id = self._view.leader_id() if node_state(status) != "forming" else None
+        return loadtest_pb2.Ack(
+            accepted=accepted, term=status.term, leader_id=leader_id or "", reason=reason
+        )
 
     def _reply_fields(self, done: Answer) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ consensus and answers in time even while the node is busy.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loadtest_supervisor.cluster.contracts import Consensus, Discovery, NodeStatus, State
@@ -42,6 +43,12 @@ class ClusterView:
         # This node's clock against the leader's (cluster.clock_offset).
         self.clock: dict[str, Any] = {}
         self.clock_problem: str | None = None
+        # The cluster results document as the leader merged it last (leader only), and
+        # where GET /results gets the cluster's (set by the node).
+        self.cluster_results: dict[str, Any] | None = None
+        self.cluster_source: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
+        # Metrics snapshot bytes this node sent the leader over gRPC (bench reads it).
+        self.metrics_sent_bytes = 0
 
     @property
     def status(self) -> NodeStatus:
@@ -78,9 +85,12 @@ class ClusterView:
         if self.clock_problem:
             doc["clock_skew"] = self.clock_problem
         if run := self.committed.get("run"):
-            doc["run"] = {k: run.get(k) for k in ("run_id", "state", "start_at", "end_at", "slot")}
+            keys = ("run_id", "plan_sha256", "state", "start_at", "end_at", "slot")
+            doc["run"] = {k: run.get(k) for k in keys}
         if config_error := self.committed.get("config_error"):
             doc["config_error"] = config_error["message"]
+        if self.metrics_sent_bytes:
+            doc["metrics_sent_bytes"] = self.metrics_sent_bytes
         return doc
 
     def totals(self) -> RunTotals | None:
@@ -92,5 +102,7 @@ class ClusterView:
     def set_results(self, results: dict[str, Any] | None) -> None:
         self._results = results
 
-    def results(self) -> dict[str, Any] | None:
-        return self._results
+    async def results(self, scope: str, run_id: str = "") -> dict[str, Any] | None:
+        if scope == "node" or self.cluster_source is None:
+            return self._results
+        return await self.cluster_source(run_id)

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -35,8 +36,10 @@ from loadtest_supervisor.cluster.coordination import CoordinationServicer, Leade
 from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.identity import node_context
+from loadtest_supervisor.cluster.metrics_push import MetricsPusher
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
 from loadtest_supervisor.cluster.plan_keeper import PlanKeeper
+from loadtest_supervisor.cluster.results_keeper import ResultsKeeper
 from loadtest_supervisor.cluster.run_keeper import RunKeeper
 from loadtest_supervisor.cluster.run_routes import run_routes
 from loadtest_supervisor.cluster.wire import loadtest_pb2_grpc
@@ -113,6 +116,8 @@ class ClusterNode:
         self._consensus: Consensus | None = None
         self._keeper: PlanKeeper | None = None
         self._runs: RunKeeper | None = None
+        self._results: ResultsKeeper | None = None
+        self._pusher: MetricsPusher | None = None
         self._clock: ClockOffset | None = None
         self._coordination: CoordinationServicer | None = None
         self._committed_sha: str | None = None
@@ -140,6 +145,8 @@ class ClusterNode:
             source = self._make("config source", self.pm.hook.loadtest_make_config_source)
         self._keeper = PlanKeeper(source, consensus)
         self._clock = ClockOffset(self.view, auth, settings.max_clock_skew)
+        node_dir = Path(settings.data_dir) / settings.node_id
+        node_dir.mkdir(parents=True, exist_ok=True)
         self._runs = RunKeeper(
             consensus,
             self.view,
@@ -150,8 +157,28 @@ class ClusterNode:
             settings.orphan_grace,
             self.context.workers,
             self._clock.leader_time,
+            results_dir=node_dir,
         )
-        calls = LeaderCalls(self._keeper, self._runs, self.view, auth)
+        self._results = ResultsKeeper(
+            consensus,
+            self.view,
+            settings.node_id,
+            self._tell,
+            self._runs.plan_of,
+            settings.metrics_interval,
+            settings.checkpoint_interval,
+            self._clock.leader_time,
+        )
+        self._pusher = MetricsPusher(
+            self.view,
+            auth,
+            self.context.advertise_addr,
+            self._runs.reports,
+            self._results,
+            settings.metrics_interval,
+        )
+        calls = LeaderCalls(self._keeper, self._runs, self._results, self.view, auth)
+        self.view.cluster_source = calls.cluster_results
         self._coordination = CoordinationServicer(calls, self.view)
         try:
             self._grpc = await start_grpc_server(
@@ -188,6 +215,7 @@ class ClusterNode:
             self._consensus = consensus
             self.view.consensus = consensus
             self._clock.start()
+            self._pusher.start()
         except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
             raise NodeStartError(f"cannot start: {exc!r}", ExitCode.CANNOT_RUN) from exc
         self._started = True
@@ -215,6 +243,10 @@ class ClusterNode:
         if self._started:
             self._tell("loadtest_node_stopping")
             log_event(log, "node_stopping")
+        if self._pusher is not None:
+            await self._quietly("metrics_push", self._pusher.stop())
+        if self._results is not None:
+            await self._quietly("results", self._results.stop())
         if self._runs is not None:
             await self._quietly("run", self._runs.stop())
         if self._clock is not None:
@@ -231,7 +263,7 @@ class ClusterNode:
             await self._quietly("grpc", self._grpc.stop(GRPC_GRACE_S))
         self._started = False
         self._consensus = self._discovery = self._api = self._grpc = self._keeper = None
-        self._runs = self._clock = None
+        self._runs = self._clock = self._results = self._pusher = None
 
     def on_status(self, status: NodeStatus) -> None:
         """Consensus's callback (on the loop): cache it for /health and publish changes."""
@@ -244,6 +276,8 @@ class ClusterNode:
             self._tell("loadtest_peers_changed", status=status)
         if self._keeper is not None:
             self._keeper.lead(new_state == "leader")
+        if self._results is not None and self._consensus is not None:
+            self._results.lead(new_state == "leader")
         if self._runs is not None and self._consensus is not None:
             self._runs.on_status(status)
         # A follower whose leader changed has changed too: the health document did.

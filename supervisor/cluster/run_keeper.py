@@ -16,20 +16,24 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from time import monotonic
 from typing import Any
 
 from loadtest_supervisor.cluster.contracts import Consensus, NodeStatus
 from loadtest_supervisor.cluster.health import ClusterView, node_state
+from loadtest_supervisor.cluster.node_snapshot import NodeReport
 from loadtest_supervisor.cluster.plan_keeper import CommitFailed
 from loadtest_supervisor.cluster.run_triggers import due_slot, next_slot, starts_on_commit
 from loadtest_supervisor.config.loading import load_plan_text
 from loadtest_supervisor.config.models import TestPlan
-from loadtest_supervisor.engine.runner import LoadRun, RunWindow
+from loadtest_supervisor.engine.runner import LoadRun, RunOutcome, RunWindow
 from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.metrics.run_totals import RunTotals
 from loadtest_supervisor.results.document import build_results
+from loadtest_supervisor.results.json_file import write_results_json
 
 log = logging.getLogger("loadtest.run")
 
@@ -66,6 +70,11 @@ def node_plan(plan: TestPlan, node: str, all_shares: dict[str, dict[str, Any]]) 
     return plan.model_copy(update={"load": load})
 
 
+# A node stops resending the final report of a run whose final document is not
+# committed after this long (the leader gave up on it, or none was elected).
+REPORT_FINAL_FOR_S = 30.0
+
+
 @dataclass
 class _LocalRun:
     """This node's part of a run."""
@@ -75,6 +84,11 @@ class _LocalRun:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     load: LoadRun | None = None
+    window: RunWindow | None = None
+    joined_at: float = 0.0  # leader's clock
+    seq: int = 0
+    final: NodeReport | None = None
+    ended: float = 0.0  # monotonic
 
 
 class RunKeeper:
@@ -89,6 +103,7 @@ class RunKeeper:
         orphan_grace: float,
         workers: int,
         leader_time: Callable[[], float],
+        results_dir: Path,
     ) -> None:
         self._consensus = consensus
         self._view = view
@@ -104,6 +119,11 @@ class RunKeeper:
         self._orphan_grace = orphan_grace
         self._orphaned: asyncio.TimerHandle | None = None
         self._local: _LocalRun | None = None
+        # The runs this node reports to the leader: its part now, and parts that ended
+        # until their final report is in the committed results.
+        self._reporting: dict[str, _LocalRun] = {}
+        self._boot_id = uuid.uuid4().hex[:8]
+        self._results_dir = results_dir
         self._proposing = False
         self._unreachable_since: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -202,7 +222,8 @@ class RunKeeper:
             # What this plan's runs have answered so far: never a request or slot twice.
             "request_id": run.get("request_id") if same_plan else None,
             "slot": run.get("slot") if same_plan else None,
-            "supersedes": run["run_id"] if run.get("state") == "running" else None,
+            # The run it ends, as it was: whoever leads next still merges its results.
+            "superseded": _superseded(run) if run.get("state") == "running" else None,
             **trigger,
         }
         if run.get("state") == "running":
@@ -247,7 +268,14 @@ class RunKeeper:
         self._at(remaining + 0.1, "end")
         live = self._live_members(plan)
         if shares(live) != run["shares"]:
-            record = {**run, "shares": shares(live), "reshared_at": time.time()}
+            now = time.time()
+            lost = {member: now for member in set(run["shares"]) - set(live)}
+            record = {
+                **run,
+                "shares": shares(live),
+                "reshared_at": now,
+                "lost": {**run.get("lost", {}), **lost},
+            }
             if await self._propose({"run": record}):
                 log_event(
                     log,
@@ -276,6 +304,54 @@ class RunKeeper:
             workers = plan.load.workers or status.workers.get(address, 1)
             live[status.node_ids.get(address, address)] = workers
         return live
+
+    def plan_of(self, run: dict[str, Any]) -> TestPlan | None:
+        """The plan of ``run``: the committed one, or one still remembered."""
+        config = self._consensus.committed().get("config") or {}
+        if config.get("sha256") == run["plan_sha256"]:
+            return self._plan(config)
+        return self._plans.get(run["plan_sha256"])
+
+    def reports(self, term: int) -> list[NodeReport]:
+        """This node's cumulative reports to send the leader now."""
+        final_id = ((self._consensus.committed().get("results") or {}).get("run") or {}).get(
+            "run_id"
+        )
+        found = []
+        for run_id, local in list(self._reporting.items()):
+            done = local.final is not None
+            if run_id == final_id or (done and monotonic() - local.ended > REPORT_FINAL_FOR_S):
+                del self._reporting[run_id]
+            elif done:
+                found.append(replace(local.final, term=term))
+            elif local.load is not None and local.window is not None:
+                local.seq += 1
+                found.append(self._report(local, local.load.totals, term))
+        return found
+
+    def _report(
+        self,
+        local: _LocalRun,
+        totals: RunTotals,
+        term: int,
+        final: RunOutcome | None = None,
+    ) -> NodeReport:
+        assert local.load is not None and local.window is not None
+        now = min(monotonic(), local.window.end)
+        duration = max(now - local.window.join_at, 0.0) if final is None else final.duration_s
+        return NodeReport(
+            node_id=self._node_id,
+            boot_id=self._boot_id,
+            run_id=local.run_id,
+            seq=local.seq,
+            term=term,
+            message=totals.message(worker_restarts=local.load.restarts),
+            joined_at=local.joined_at,
+            duration_s=duration,
+            final=final is not None,
+            interrupted=final is not None and final.interrupted,
+            share=local.share["fraction"],
+        )
 
     def _plan(self, config: dict[str, Any]) -> TestPlan:
         plan = self._plans.get(config["sha256"])
@@ -340,12 +416,15 @@ class RunKeeper:
         to_monotonic = monotonic() - self._leader_time()
         start, end = run["start_at"] + to_monotonic, run["end_at"] + to_monotonic
         window = RunWindow(start, end, max(start, monotonic()))
+        local.window = window
+        local.joined_at = max(run["start_at"], self._leader_time())
         try:
             local.load = LoadRun(mine, plan.load.workers or self._workers, local.share["fraction"])
         except SetupError as exc:
             log_event(log, "run_cannot_start", level=logging.ERROR, error=str(exc))
             return
         self._view.set_totals(local.load.totals)
+        self._reporting[local.run_id] = local
         log_event(
             log,
             "cluster_run_started",
@@ -355,6 +434,9 @@ class RunKeeper:
         )
         self._tell("loadtest_run_started", run={**run, "share": local.share})
         outcome = await local.load.run(local.stop, window)
+        local.seq += 1
+        local.final = self._report(local, outcome.totals, 0, final=outcome)
+        local.ended = monotonic()
         results = build_results(mine, outcome)
         results["run"] = {
             "run_id": run["run_id"],
@@ -363,6 +445,7 @@ class RunKeeper:
             "count": local.share["count"],
         }
         self._view.set_results(results)
+        write_results_json(str(self._results_dir / f"results-{run['run_id']}.json"), results)
         log_event(
             log, "cluster_run_finished", run_id=run["run_id"], requests=results["requests_total"]
         )
@@ -377,6 +460,10 @@ class RunKeeper:
         if now["state"] == "stopped":
             return "stopped"
         return "interrupted" if interrupted else "finished"
+
+
+def _superseded(run: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in run.items() if k != "superseded"}, "state": "superseded"}
 
 
 class NoRunInProgress(Exception):

@@ -66,6 +66,8 @@ NODE_ENV: dict[str, Path] = {
     "CLUSTER_ORPHAN_GRACE": ("cluster", "orphan_grace"),
     "CLUSTER_WORKERS": ("cluster", "workers"),
     "CLUSTER_MAX_CLOCK_SKEW": ("cluster", "max_clock_skew"),
+    "CLUSTER_METRICS_INTERVAL": ("cluster", "metrics_interval"),
+    "CLUSTER_CHECKPOINT_INTERVAL": ("cluster", "checkpoint_interval"),
 }
 ENV_FOR_PATH = {path: var for var, path in {**PLAN_ENV, **NODE_ENV}.items()}
 ENV_FOR_PATH[("request", "json")] = "SEND_JSON=true with JSON_PAYLOAD"

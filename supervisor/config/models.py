@@ -292,6 +292,11 @@ class NodeSettings(_Model):
     workers: OptInt1 = None
     # A clock further than this from the leader's is reported (runs stay aligned).
     max_clock_skew: Duration = 0.25
+    # How often each node sends the leader its cumulative snapshot during a run; a
+    # leader's death loses at most this much of its own samples.
+    metrics_interval: Duration = 1.0
+    # How often the leader commits every node's latest snapshot through Raft.
+    checkpoint_interval: Duration = 5.0
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)

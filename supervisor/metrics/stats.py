@@ -139,16 +139,47 @@ class MergedStats:
             merged.add_snapshot(snapshot)
         return merged
 
+    def snapshot(self) -> dict[str, Any]:
+        """The sum as one cumulative snapshot, in ``Stats.snapshot``'s form."""
+        return {
+            "requests": self.requests,
+            "status": dict(self.status),
+            "errors": dict(self.errors),
+            "latency": self.histogram.encode() if self.histogram.get_total_count() else b"",
+        }
+
     def latency_ms(self) -> dict[str, float]:
         """Every ``LATENCY_KEYS`` figure in milliseconds; zeros when nothing was recorded."""
         hist = self.histogram
         if hist.get_total_count() == 0:
             return dict.fromkeys(LATENCY_KEYS, 0.0)
-        at = hist.get_percentile_to_value_dict(list(_PERCENTILES.values()))
+        at, mean = _percentiles_and_mean(hist, sorted(_PERCENTILES.values()))
         us = {
             "min": hist.get_min_value(),
-            "mean": hist.get_mean_value(),
+            "mean": mean,
             **{key: at[percentile] for key, percentile in _PERCENTILES.items()},
             "max": hist.get_max_value(),
         }
         return {key: us[key] / 1000 for key in LATENCY_KEYS}
+
+
+def _percentiles_and_mean(hist: HdrHistogram, percentiles: list[float]) -> tuple[dict, float]:
+    """What ``get_percentile_to_value_dict`` and ``get_mean_value`` return, to the value,
+    in one pass over the recorded buckets only: theirs walk every bucket in Python,
+    about 60 ms each per histogram, and a cluster's leader reads dozens a second."""
+    counts = hist.counts
+    recorded = [i for i in range(hist.counts_len) if counts[i]]
+    targets = [(p, hist.get_target_count_at_percentile(p)) for p in percentiles]
+    at: dict[float, int] = {}
+    seen = 0
+    weighted = 0
+    next_target = 0
+    for index in recorded:
+        count = counts[index]
+        seen += count
+        value = hist.get_highest_equivalent_value(hist.get_value_from_index(index))
+        weighted += count * hist._hdr_median_equiv_value(value)
+        while next_target < len(targets) and seen >= targets[next_target][1]:
+            at[targets[next_target][0]] = value
+            next_target += 1
+    return at, weighted / hist.get_total_count()

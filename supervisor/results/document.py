@@ -11,15 +11,31 @@ from typing import Any
 
 from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.runner import RunOutcome
+from loadtest_supervisor.metrics.run_totals import RunTotals
 from loadtest_supervisor.metrics.stats import ERROR_KINDS, MergedStats
 from loadtest_supervisor.results.thresholds import ThresholdResult, evaluate_thresholds
 
 
 def build_results(plan: TestPlan, outcome: RunOutcome) -> dict[str, Any]:
     """The results document of ``outcome``, a run of ``plan``."""
-    total = outcome.totals.total()
-    duration_s = outcome.duration_s
-    results: dict[str, Any] = {
+    results = measured(
+        outcome.totals,
+        outcome.duration_s,
+        worker_restarts=outcome.worker_restarts,
+        interrupted=outcome.interrupted,
+        target=plan.target.url,
+        load_model=plan.load.model,
+    )
+    return judged(plan, results)
+
+
+def measured(totals: RunTotals, duration_s: float, **about: Any) -> dict[str, Any]:
+    """What ``totals`` counted over ``duration_s``, with ``about`` the run: the document's
+    figures in its order, and the merged latency histogram itself (``latency_hdr``,
+    HdrHistogram's base64 V2 encoding) so that documents merge exactly, by hand or in a
+    cluster."""
+    total = totals.total()
+    return {
         "requests_total": total.requests,
         "errors_total": total.errors_total,
         "error_rate": _error_rate(total.errors_total, total.requests),
@@ -28,15 +44,15 @@ def build_results(plan: TestPlan, outcome: RunOutcome) -> dict[str, Any]:
         "latency_ms": _latency_ms(total),
         "status_codes": _status_codes(total),
         "errors": _errors(total),
-        "dropped_iterations": outcome.totals.counter("dropped"),
-        "worker_restarts": outcome.worker_restarts,
-        "interrupted": outcome.interrupted,
-        "target": plan.target.url,
-        "load_model": plan.load.model,
-        "steps": {
-            name: _step_results(stats, duration_s) for name, stats in outcome.totals.steps().items()
-        },
+        "dropped_iterations": totals.counter("dropped"),
+        **about,
+        "steps": {name: _step_results(stats, duration_s) for name, stats in totals.steps().items()},
+        "latency_hdr": total.snapshot()["latency"].decode() or None,
     }
+
+
+def judged(plan: TestPlan, results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with the plan's thresholds checked against them, and the verdict."""
     checked = evaluate_thresholds(plan.thresholds, results)
     results["thresholds"] = [c.as_dict() for c in checked]
     results["failures"] = _failure_reasons(results, checked)

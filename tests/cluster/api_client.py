@@ -42,10 +42,11 @@ def _call(
         return error.code, json.loads(error.read())
 
 
-def node_results(node: NodeProcess) -> dict[str, Any] | None:
-    """The node's /results document, or None while it has none."""
+def node_results(node: NodeProcess, scope: str = "node", run_id: str = "") -> dict[str, Any] | None:
+    """The node's /results document (its own, or the cluster's), or None while it has none."""
+    url = f"http://{node.health_addr}/results?scope={scope}&run_id={run_id}"
     try:
-        with urllib.request.urlopen(f"http://{node.health_addr}/results", timeout=5) as resp:
+        with urllib.request.urlopen(url, timeout=5) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError:
         return None

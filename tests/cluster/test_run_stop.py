@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from tests.cluster.api_client import TOKEN, post_run, stop_run
 from tests.cluster.harness import ClusterHarness
+from tests.cluster.test_cluster_results import final_results
 from tests.cluster.test_cluster_run import results_of, rps_plan, three_nodes
 from tests.services import Nginx
 from tests.support import wait_for
@@ -39,6 +40,12 @@ def test_a_run_is_stopped_from_a_follower_or_superseded_and_its_results_say_so(
     (second,) = wait_for(
         lambda: _run_ids(cluster) - {first} or None, timeout=TIMEOUT_S, what="the second run"
     )
+    # The cluster's results of the superseded run are final, and add up its nodes'.
+    merged = wait_for(
+        lambda: final_results(follower, first), timeout=TIMEOUT_S, what="the first run's results"
+    )
+    assert merged["run"]["state"] == "superseded" and merged["interrupted"]
+    assert merged["requests_total"] == sum(r["requests_total"] for r in results)
 
     assert stop_run(follower)[0] == 401
     assert stop_run(follower, "wrong")[0] == 401
@@ -59,6 +66,11 @@ def test_a_run_is_stopped_from_a_follower_or_superseded_and_its_results_say_so(
         what="the second run's results",
     )
     assert {r["run"]["state"] for r in results} == {"stopped"}
+    merged = wait_for(
+        lambda: final_results(follower, second), timeout=TIMEOUT_S, what="the stopped results"
+    )
+    assert merged["run"]["state"] == "stopped"
+    assert merged["requests_total"] == sum(r["requests_total"] for r in results)
     # Stopped means stopped: nginx sees no more load from the cluster.
     served = nginx.requests_served()
     time.sleep(1.0)  # 40 requests at the run's rate

@@ -1,13 +1,15 @@
 import json
 import os
+import random
 
 import pytest
+from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
 from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.runner import RunOutcome
 from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.metrics.stats import ERROR_KINDS, Stats
+from loadtest_supervisor.metrics.stats import ERROR_KINDS, MergedStats, Stats
 from loadtest_supervisor.results.document import build_results
 from loadtest_supervisor.results.json_file import write_results_json
 from loadtest_supervisor.results.summary import print_summary
@@ -125,6 +127,10 @@ def test_dead_incarnation_counts_alongside_its_replacement():
     assert r["worker_restarts"] == 1
     assert r["latency_ms"]["min"] == pytest.approx(10.0, rel=HDR)
     assert r["latency_ms"]["p50"] == pytest.approx(20.0, rel=HDR)
+    # The document carries the merged histogram itself: every recorded latency, exactly.
+    merged = HdrHistogram.decode(r["latency_hdr"])
+    assert merged.get_total_count() == 100
+    assert merged.get_count_at_value(20_000) == 59
 
 
 def test_results_document_shape():
@@ -154,6 +160,7 @@ def test_results_document_shape():
         "target",
         "load_model",
         "steps",
+        "latency_hdr",
         "thresholds",
         "failures",
         "passed",
@@ -364,3 +371,20 @@ def test_error_kinds_keep_classification_order_and_unknown_kinds_still_count():
     assert list(r["errors"]) == [*ERROR_KINDS, "mystery"]
     assert sum(r["errors"].values()) == r["errors_total"] == 4
     assert list(r["steps"]["s / a"]["errors"]) == ["connect", "timeout", "http_5xx", "mystery"]
+
+
+@pytest.mark.parametrize("samples", [1, 2, 7, 1000, 20_000])
+def test_latency_figures_are_hdrhistograms_own_to_the_value(samples: int) -> None:
+    """latency_ms reads the histogram in one pass of its own; the figures must be exactly
+    what HdrHistogram's percentile and mean functions return."""
+    rng = random.Random(samples)
+    stats = Stats()
+    for _ in range(samples):
+        stats.record(200, int(rng.lognormvariate(7, 2)) + 1)
+    merged = MergedStats.of([stats.snapshot()])
+    hist = merged.histogram
+    figures = merged.latency_ms()
+    expected = hist.get_percentile_to_value_dict([50, 90, 95, 99, 99.9, 99.99])
+    for key, percentile in [("p50", 50), ("p90", 90), ("p99", 99), ("p9999", 99.99)]:
+        assert figures[key] == expected[percentile] / 1000
+    assert figures["mean"] == hist.get_mean_value() / 1000

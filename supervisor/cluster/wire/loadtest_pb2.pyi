@@ -180,8 +180,10 @@ class StopRunReply(_message.Message):
     def __init__(self, accepted: _Optional[bool] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., error: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
 
 class ResultsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
 class ResultsReply(_message.Message):
     __slots__ = ("available", "json", "leader_id")

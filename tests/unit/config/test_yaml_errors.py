@@ -95,10 +95,9 @@ def test_yaml_section_not_a_mapping() -> None:
         "daily_max_rps, daily_mid_rps, daily_min_rps, duration, max_rps, min_rps, model, "
         "ramp_duration, target_rps, workers",
         "test.yaml: cluster=[1] (list): must be a mapping with keys: advertise_addr, api_token, "
-        "bind_addr, config_source, data_dir, discovery_mode, enabled, health_addr, http_api, "
-        "insecure, max_clock_skew, member_remove_after, node_id, nodes, orphan_grace, region, "
-        "reshare_after, "
-        "secret, "
+        "bind_addr, checkpoint_interval, config_source, data_dir, discovery_mode, enabled, "
+        "health_addr, http_api, insecure, max_clock_skew, member_remove_after, "
+        "metrics_interval, node_id, nodes, orphan_grace, region, reshare_after, secret, "
         "start_lead, tls_ca, tls_cert, tls_key, workers",
     ]
 

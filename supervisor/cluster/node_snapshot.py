@@ -1,0 +1,109 @@
+"""A node's cumulative part of a run, as it travels to the leader and into checkpoints.
+
+The wire form is ``NodeSnapshot`` (protos/loadtest.proto): counters as protobuf fields,
+latency as HdrHistogram's own compressed encoding (zlib), as raw bytes rather than the
+base64 text ``HdrHistogram.encode`` makes. ``NodeReport`` is the decoded form the leader
+merges: its ``message`` is what ``RunTotals.put`` takes.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from loadtest_supervisor.cluster.wire import loadtest_pb2
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    node_id: str
+    boot_id: str
+    run_id: str
+    seq: int
+    term: int
+    message: dict[str, Any]  # total, steps, dropped, worker_restarts: cumulative
+    joined_at: float
+    duration_s: float
+    final: bool
+    interrupted: bool
+    share: float
+
+    @property
+    def key(self) -> str:
+        """One incarnation of one node: a restarted node's counts add to its old ones."""
+        return f"{self.node_id}/{self.boot_id}"
+
+    @property
+    def requests(self) -> int:
+        return int(self.message["total"]["requests"])
+
+
+def to_wire(report: NodeReport) -> loadtest_pb2.NodeSnapshot:
+    message = report.message
+    return loadtest_pb2.NodeSnapshot(
+        node_id=report.node_id,
+        run_id=report.run_id,
+        term=report.term,
+        seq=report.seq,
+        boot_id=report.boot_id,
+        total=_stats_to_wire(message["total"]),
+        steps={name: _stats_to_wire(stats) for name, stats in message["steps"].items()},
+        dropped_iterations=message["dropped"],
+        worker_restarts=message["worker_restarts"],
+        joined_at=report.joined_at,
+        duration_s=report.duration_s,
+        final=report.final,
+        interrupted=report.interrupted,
+        share=report.share,
+    )
+
+
+def from_wire(snapshot: loadtest_pb2.NodeSnapshot) -> NodeReport:
+    return NodeReport(
+        node_id=snapshot.node_id,
+        boot_id=snapshot.boot_id,
+        run_id=snapshot.run_id,
+        seq=snapshot.seq,
+        term=snapshot.term,
+        message={
+            "total": _stats_from_wire(snapshot.total),
+            "steps": {name: _stats_from_wire(stats) for name, stats in snapshot.steps.items()},
+            "dropped": snapshot.dropped_iterations,
+            "worker_restarts": snapshot.worker_restarts,
+        },
+        joined_at=snapshot.joined_at,
+        duration_s=snapshot.duration_s,
+        final=snapshot.final,
+        interrupted=snapshot.interrupted,
+        share=snapshot.share,
+    )
+
+
+def to_text(report: NodeReport) -> str:
+    """The wire bytes as base64 text: how a checkpoint holds a report in the JSON state."""
+    return base64.b64encode(to_wire(report).SerializeToString()).decode()
+
+
+def from_text(text: str) -> NodeReport:
+    snapshot = loadtest_pb2.NodeSnapshot()
+    snapshot.ParseFromString(base64.b64decode(text))
+    return from_wire(snapshot)
+
+
+def _stats_to_wire(stats: dict[str, Any]) -> loadtest_pb2.StatsSnapshot:
+    return loadtest_pb2.StatsSnapshot(
+        requests=stats["requests"],
+        status={int(code): n for code, n in stats["status"].items()},
+        errors=stats["errors"],
+        latency=base64.b64decode(stats["latency"]) if stats["latency"] else b"",
+    )
+
+
+def _stats_from_wire(stats: loadtest_pb2.StatsSnapshot) -> dict[str, Any]:
+    return {
+        "requests": stats.requests,
+        "status": dict(stats.status),
+        "errors": dict(stats.errors),
+        "latency": base64.b64encode(stats.latency) if stats.latency else b"",
+    }
