@@ -152,13 +152,16 @@ class ConsulTemplateSource(ConfigSource):
             env["CONSUL_HTTP_TOKEN"] = self._settings.token
         with open(self._log_path, "ab") as log_file:
             try:
+                # In the node's process group, not a session of its own: whatever signals
+                # the node's group (a terminal's Ctrl-C, a kill -9 of the group by a process
+                # manager or a test harness) reaches consul-template too. In a session of
+                # its own it outlived a killed node, rendering for nobody.
                 self._process = await asyncio.create_subprocess_exec(
                     *argv,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=log_file,
                     env=env,
-                    start_new_session=True,
                 )
             except OSError as exc:
                 self._failure = f"cannot run CONSUL_TEMPLATE_BIN={self._binary!r}: {exc.strerror}"
