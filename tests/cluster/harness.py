@@ -110,6 +110,10 @@ class NodeProcess:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return json.loads(response.read())
 
+    def log(self) -> str:
+        """Everything the node has logged so far."""
+        return self.log_path.read_text()
+
     def log_tail(self, lines: int = 30) -> str:
         return self.process.log_tail(lines)
 

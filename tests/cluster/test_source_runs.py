@@ -9,16 +9,18 @@ says which plan sent how much, and when; the counts are checked against the plan
 from __future__ import annotations
 
 import hashlib
+import re
+import signal
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.cluster.harness import ClusterHarness
+from tests.cluster.harness import ClusterHarness, NodeProcess
 from tests.cluster.test_cluster_run import TIMEOUT_S, rps_plan, three_nodes
 from tests.services import ConsulAgent, FakeGcs, Nginx, binary
-from tests.support import wait_for
+from tests.support import pid_alive, wait_for
 
 # An open model sends rate × duration requests; a few are lost at most to a node's
 # workers starting late on a busy machine (2 cores, other tests alongside).
@@ -61,7 +63,7 @@ def new_run(cluster: ClusterHarness, after: dict[str, Any] | None = None) -> dic
     run = wait_for(agreed, timeout=TIMEOUT_S, what="a new run on every node")
     started = f"event=cluster_run_started run_id={run['run_id']}"
     wait_for(
-        lambda: all(started in node.log_path.read_text() for node in cluster.nodes),
+        lambda: all(started in node.log() for node in cluster.nodes),
         timeout=TIMEOUT_S,
         what=f"every node running its share of {run['run_id']}",
     )
@@ -138,6 +140,11 @@ def test_a_plan_in_consul_kv_runs_is_replaced_refused_and_outlives_consul(
     assert all(node.running() for node in cluster.nodes)
 
 
+def template_pids(node: NodeProcess) -> list[int]:
+    """Every consul-template process ``node`` has started (from its log)."""
+    return [int(pid) for pid in re.findall(r"event=consul_template_started pid=(\d+)", node.log())]
+
+
 def test_a_plan_rendered_by_consul_template_from_two_keys_runs_and_follows_both(
     make_cluster: Callable[..., ClusterHarness],
     consul: ConsulAgent,
@@ -171,9 +178,50 @@ def test_a_plan_rendered_by_consul_template_from_two_keys_runs_and_follows_both(
     assert served(nginx, "/tmpl/one", second["start_at"], second["end_at"] + ANSWER_S) == 0
     wait_finished(cluster, second)
 
-    consul.client.kv.put(f"{prefix}/rate", "50")  # and the other
+    # Only the leader reads the source: a deposed one stops its consul-template, and the
+    # new leader renders the same plan and runs nothing new. (The leader now: on a busy
+    # machine an election may have moved it since the start.)
+    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
+    leader = cluster.node_by_id(leader_id)
+    deposed_pid = template_pids(leader)[-1]  # its latest
+    logged = {node.node_id: len(node.log()) for node in cluster.nodes}
+    leader.signal(signal.SIGSTOP)
+    try:
+        new_leader_id, _ = cluster.wait_for_agreement(
+            TIMEOUT_S, nodes=[node for node in cluster.nodes if node is not leader]
+        )
+    finally:
+        leader.signal(signal.SIGCONT)
+    new_leader = cluster.node_by_id(new_leader_id)
+    cluster.wait_for_agreement(TIMEOUT_S)
+    wait_for(
+        lambda: not pid_alive(deposed_pid),
+        timeout=TIMEOUT_S,
+        what="the deposed leader's consul-template stopped",
+    )
+    wait_for(
+        lambda: "event=plan_unchanged" in new_leader.log()[logged[new_leader_id] :],
+        timeout=TIMEOUT_S,
+        what="the new leader to render the committed plan",
+    )
+    # Its consul-template starting is no error: nothing is refused while it first renders.
+    since = new_leader.log()[logged[new_leader_id] :]
+    assert "event=plan_committed" not in since and "event=plan_refused" not in since, since
+    assert cluster.all_show(lambda d: d.get("run") == {**second, "state": "finished"})
+
+    consul.client.kv.put(f"{prefix}/rate", "50")  # and the other key
     third = new_run(cluster, after=second)
     assert_run_rate(nginx, "/tmpl/two", 50, third)
+
+    # consul-template goes with its node, even one killed with SIGKILL (as every node
+    # of a ClusterHarness is).
+    started = [pid for node in cluster.nodes for pid in template_pids(node)]
+    cluster.close()
+    wait_for(
+        lambda: not any(pid_alive(pid) for pid in started),
+        timeout=TIMEOUT_S,
+        what=f"no consul-template ({started}) outliving its node",
+    )
 
 
 def test_a_plan_in_gcs_runs_once_it_exists_and_each_generation_replaces_it(
