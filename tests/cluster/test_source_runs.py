@@ -22,8 +22,8 @@ from tests.cluster.test_cluster_run import TIMEOUT_S, rps_plan, three_nodes
 from tests.services import ConsulAgent, FakeGcs, Nginx, binary
 from tests.support import pid_alive, wait_for
 
-# An open model sends rate × duration requests; a few are lost at most to a node's
-# workers starting late on a busy machine (2 cores, other tests alongside).
+# An open model sends rate × duration requests (workers that start late catch up on the
+# curve); 5 % leaves room for answers that land across a window's edges on a busy machine.
 TOLERANCE = 0.05
 # nginx logs a request when it has answered it: just after it was due.
 ANSWER_S = 0.5
