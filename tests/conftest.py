@@ -8,7 +8,8 @@ loopback ports and stops its whole process group at teardown, pass or fail.
     consul_factory   consul_factory() -> a new ConsulAgent of this test's own, stopped after it
     consul_template  ConsulTemplate bound to `consul`: .render_once(tpl, dest) .start(tpl, dest)
     gcs              fake-gcs-server (session): .emulator_host .url .env() .client()
-    nginx            nginx (session): .url .port, serves Nginx.body at / with keep-alive
+    nginx            nginx (session): .url .port, serves Nginx.body at any path with keep-alive
+    logged_nginx     nginx of this test's own that logs each request: .hits() (time, status, path)
     http_target      loadtest_supervisor.demo.target (session): .url .host .port
     http_target_factory  http_target_factory() -> a new HttpTarget of this test's own
 """
@@ -73,6 +74,13 @@ def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
 @pytest.fixture(scope="session")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     with Nginx(tmp_path_factory.mktemp("nginx")) as server:
+        yield server
+
+
+@pytest.fixture
+def logged_nginx(tmp_path: Path) -> Iterator[Nginx]:
+    """Its own, so a test's access log holds only what its load sent."""
+    with Nginx(tmp_path / "logged-nginx", access_log=True) as server:
         yield server
 
 

@@ -48,6 +48,10 @@ BLOCKING_WAIT_S = 10.0
 # consul-template writes its rendering to a file; looking at it this often keeps a KV
 # change to plan latency well under a second.
 RENDER_POLL_S = 0.2
+# consul-template renders once it has read every key the template names, a few hundred ms
+# after it starts. Until then there is no plan yet, which is no error; past this, a key it
+# waits for is likely missing, and that is reported.
+FIRST_RENDER_S = 5.0
 RESTART_BACKOFF_S = (0.5, 5.0)
 STOP_GRACE_S = 5.0
 
@@ -105,11 +109,24 @@ class ConsulTemplateSource(ConfigSource):
 
     async def fetch(self) -> FetchedPlan:
         await self._ensure_running()
-        try:
-            return await self._rendered.fetch()
-        except ConfigSourceError as exc:
-            why = self._failure or f"not rendered yet; log {self._log_path}"
-            raise ConfigSourceError(f"{exc} ({why})") from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FIRST_RENDER_S
+        while True:
+            try:
+                return await self._rendered.fetch()
+            except ConfigSourceError as exc:
+                if self.pid is None:
+                    why = self._failure or f"exited; log {self._log_path}"
+                elif loop.time() >= deadline:
+                    why = (
+                        f"not rendered in {FIRST_RENDER_S:g}s: does every key it reads exist? "
+                        f"log {self._log_path}"
+                    )
+                else:
+                    why = None
+                if why is not None:
+                    raise ConfigSourceError(f"{exc} ({why})") from None
+            await asyncio.sleep(RENDER_POLL_S)
 
     async def watch(self, version: str) -> None:
         await self._ensure_running()
@@ -152,13 +169,16 @@ class ConsulTemplateSource(ConfigSource):
             env["CONSUL_HTTP_TOKEN"] = self._settings.token
         with open(self._log_path, "ab") as log_file:
             try:
+                # In the node's process group, not a session of its own: whatever signals
+                # the node's group (a terminal's Ctrl-C, a kill -9 of the group by a process
+                # manager or a test harness) reaches consul-template too. In a session of
+                # its own it outlived a killed node, rendering for nobody.
                 self._process = await asyncio.create_subprocess_exec(
                     *argv,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=log_file,
                     env=env,
-                    start_new_session=True,
                 )
             except OSError as exc:
                 self._failure = f"cannot run CONSUL_TEMPLATE_BIN={self._binary!r}: {exc.strerror}"

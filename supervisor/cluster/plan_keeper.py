@@ -41,19 +41,32 @@ class PlanKeeper:
         self._source = source
         self._consensus = consensus
         self._task: asyncio.Task[None] | None = None
+        self._ending: asyncio.Task[None] | None = None  # the last reader, stopping its source
 
     def lead(self, is_leader: bool) -> None:
         """Start reading the source on becoming leader; stop on losing leadership."""
         if is_leader and self._task is None and self._source is not None:
-            self._task = asyncio.create_task(self._keep(self._source))
+            self._task = asyncio.create_task(self._keep(self._source, self._ending))
         elif not is_leader and self._task is not None:
             self._task.cancel()
-            self._task = None
+            self._ending, self._task = self._task, None
 
     async def stop(self) -> None:
         self.lead(False)
+        if self._ending is not None:
+            await asyncio.wait([self._ending])
         if self._source is not None:
             await self._source.stop()
+
+    async def _keep(self, source: ConfigSource, previous: asyncio.Task[None] | None) -> None:
+        """Read the source while this node leads; stop it (consul-template's process,
+        a client) once it does not, since only the leader reads the source."""
+        if previous is not None:
+            await asyncio.wait([previous])  # a quick re-election: its stop goes first
+        try:
+            await self._read(source)
+        finally:
+            await source.stop()
 
     async def submit(self, text: str, source: str) -> str:
         """Validate and commit a plan given to this leader, and ask for a run of it; its
@@ -81,7 +94,7 @@ class PlanKeeper:
         log_event(log, "run_requested", sha256=sha[:12], source=source, new_plan=new_plan)
         return sha
 
-    async def _keep(self, source: ConfigSource) -> None:
+    async def _read(self, source: ConfigSource) -> None:
         version: str | None = None  # of the last plan read, valid or not
         retry = RETRY_S[0]
         while True:

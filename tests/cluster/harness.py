@@ -21,7 +21,7 @@ import os
 import signal
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -110,6 +110,10 @@ class NodeProcess:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return json.loads(response.read())
 
+    def log(self) -> str:
+        """Everything the node has logged so far."""
+        return self.log_path.read_text()
+
     def log_tail(self, lines: int = 30) -> str:
         return self.process.log_tail(lines)
 
@@ -194,6 +198,11 @@ class ClusterHarness:
             if document.get("state") == "leader":
                 self.leaders_by_term.setdefault(document["term"], set()).add(node.node_id)
         return documents
+
+    def all_show(self, check: Callable[[dict[str, Any]], bool]) -> bool:
+        """Whether every running node answers health, and ``check`` holds for each answer."""
+        docs = self.all_health()
+        return bool(docs) and all(isinstance(d, dict) and check(d) for d in docs.values())
 
     def wait_for_agreement(
         self, timeout: float, nodes: Sequence[NodeProcess] | None = None

@@ -16,9 +16,9 @@ RATE, SECONDS = 300, 10
 TIMEOUT_S = 30
 
 
-def rps_plan(nginx: Nginx, rate: int, seconds: int) -> bytes:
+def rps_plan(nginx: Nginx, rate: int, seconds: int, path: str = "/") -> bytes:
     return (
-        f"target: {{url: '{nginx.url}/'}}\n"
+        f"target: {{url: '{nginx.url}{path}'}}\n"
         f"load: {{model: Rps, target_rps: {rate}, duration: {seconds}s, workers: 1}}\n"
     ).encode()
 

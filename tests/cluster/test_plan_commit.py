@@ -26,11 +26,6 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _all_show(cluster: ClusterHarness, check: Callable[[dict[str, Any]], bool]) -> bool:
-    docs = cluster.all_health()
-    return bool(docs) and all(isinstance(d, dict) and check(d) for d in docs.values())
-
-
 def _committed(sha: str) -> Callable[[dict[str, Any]], bool]:
     return lambda doc: (doc.get("config") or {}).get("sha256") == sha and "config_error" not in doc
 
@@ -52,7 +47,7 @@ def test_plans_from_consul_kv_are_committed_refused_and_kept_across_failover(
     cluster.start(3)
     leader_id, term = cluster.wait_for_agreement(TIMEOUT_S)
     wait_for(
-        lambda: _all_show(cluster, _committed(_sha(PLAN % 10))),
+        lambda: cluster.all_show(_committed(_sha(PLAN % 10))),
         timeout=TIMEOUT_S,
         what="the first plan committed on every node",
     )
@@ -60,8 +55,7 @@ def test_plans_from_consul_kv_are_committed_refused_and_kept_across_failover(
     # An invalid plan is never committed: every node says why, the last good plan stays.
     agent.client.kv.put(key, PLAN.replace("load:", "lode:") % 10)
     refused = wait_for(
-        lambda: _all_show(
-            cluster,
+        lambda: cluster.all_show(
             lambda d: (
                 "unknown key 'lode'" in d.get("config_error", "")
                 and d["config"]["sha256"] == _sha(PLAN % 10)
@@ -76,7 +70,7 @@ def test_plans_from_consul_kv_are_committed_refused_and_kept_across_failover(
 
     agent.client.kv.put(key, PLAN % 20)
     wait_for(
-        lambda: _all_show(cluster, _committed(_sha(PLAN % 20))),
+        lambda: cluster.all_show(_committed(_sha(PLAN % 20))),
         timeout=TIMEOUT_S,
         what="the second plan committed on every node",
     )
@@ -95,7 +89,7 @@ def test_plans_from_consul_kv_are_committed_refused_and_kept_across_failover(
     assert "event=plan_committed" not in new_leader.log_path.read_text()
     agent.client.kv.put(key, PLAN % 30)
     wait_for(
-        lambda: _all_show(cluster, _committed(_sha(PLAN % 30))),
+        lambda: cluster.all_show(_committed(_sha(PLAN % 30))),
         timeout=TIMEOUT_S,
         what="a plan changed after the failover committed by the new leader",
     )
@@ -104,8 +98,7 @@ def test_plans_from_consul_kv_are_committed_refused_and_kept_across_failover(
     # The source going away is reported, never fatal; the plan stays committed.
     agent.stop()
     wait_for(
-        lambda: _all_show(
-            cluster,
+        lambda: cluster.all_show(
             lambda d: (
                 d.get("config_error", "").startswith(f"consul-kv {key} at {agent.url}")
                 and d["config"]["sha256"] == _sha(PLAN % 30)

@@ -12,23 +12,16 @@ from pathlib import Path
 import pytest
 
 from loadtest_supervisor.cluster.contracts import ConfigSourceError
+from loadtest_supervisor.plugins.consul_discovery import kv_source
 from loadtest_supervisor.plugins.consul_discovery.kv_source import (
     BLOCKING_WAIT_S,
     ConsulTemplateSource,
 )
 from tests.config_sources.source_node import make_source, next_plan
 from tests.services import ConsulAgent, binary
-from tests.support import free_port
+from tests.support import free_port, pid_alive
 
 PLAN = "target: {url: 'http://127.0.0.1:9/'}\nload: {model: Rps, target_rps: %d}\n"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_write_is_seen_at_once_through_a_blocking_query(
@@ -94,19 +87,12 @@ def test_consul_template_renders_two_keys_and_is_restarted_and_stopped(
         "CONSUL_TEMPLATE_BIN": str(binary("consul-template")),
     }
 
-    async def rendered(source: ConsulTemplateSource) -> str:
-        for _ in range(100):
-            try:
-                return (await source.fetch()).text
-            except ConfigSourceError:
-                await asyncio.sleep(0.1)
-        return (await source.fetch()).text
-
     async def scenario() -> None:
         source = make_source(env, tmp_path / "data")
         assert isinstance(source, ConsulTemplateSource)
         try:
-            assert await rendered(source) == PLAN % 10
+            # The first fetch waits for consul-template's first rendering.
+            assert (await source.fetch()).text == PLAN % 10
             first = await source.fetch()
             await asyncio.to_thread(consul.client.kv.put, f"{prefix}/rps", "25")
             assert (await next_plan(source, first.version, timeout=10)).text == PLAN % 25
@@ -131,7 +117,31 @@ def test_consul_template_renders_two_keys_and_is_restarted_and_stopped(
         finally:
             pid = source.pid
             await source.stop()
-        assert pid is not None and not _alive(pid)
+        assert pid is not None and not pid_alive(pid)
+
+    asyncio.run(scenario())
+
+
+def test_a_template_reading_a_missing_key_is_reported(
+    consul: ConsulAgent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kv_source, "FIRST_RENDER_S", 1.0)
+    template = tmp_path / "plan.ctmpl"
+    template.write_text(f'{{{{ key "loadtest/{uuid.uuid4().hex[:8]}/absent" }}}}')
+    env = {
+        "CLUSTER_CONFIG_SOURCE": "consul-kv",
+        "CONSUL_ADDR": consul.url,
+        "CONSUL_TEMPLATE_FILE": str(template),
+        "CONSUL_TEMPLATE_BIN": str(binary("consul-template")),
+    }
+
+    async def scenario() -> None:
+        source = make_source(env, tmp_path / "data")
+        try:
+            with pytest.raises(ConfigSourceError, match="not rendered in 1s: does every key"):
+                await source.fetch()
+        finally:
+            await source.stop()
 
     asyncio.run(scenario())
 

@@ -9,7 +9,7 @@ from tests.services.binaries import BIN_DIR, REPO_ROOT, binary
 from tests.services.consul import ConsulAgent, ConsulTemplate
 from tests.services.gcs import FakeGcs
 from tests.services.http_target import HttpTarget
-from tests.services.nginx import Nginx
+from tests.services.nginx import Hit, Nginx
 
 __all__ = [
     "BIN_DIR",
@@ -17,6 +17,7 @@ __all__ = [
     "ConsulAgent",
     "ConsulTemplate",
     "FakeGcs",
+    "Hit",
     "HttpTarget",
     "Nginx",
     "binary",

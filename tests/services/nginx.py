@@ -1,7 +1,9 @@
 """nginx on a free loopback port: a fast, well-behaved keep-alive HTTP target.
 
 The tests aim at it, and so does bench/http_throughput.py, which pins it to a core
-of its own (``cpu``) and reads its request count (``requests_served``).
+of its own (``cpu``) and reads its request count (``requests_served``). With
+``access_log=True`` it also logs every request's time, status and path (``hits``), so a
+test can tell which plan sent what, and when.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import pwd
 import re
 import shutil
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support import LOOPBACK, ManagedProcess, ServiceError, free_port
@@ -30,7 +33,8 @@ events {{
 }}
 
 http {{
-    access_log off;
+    log_format hits '$msec $status $request_uri';
+    {access_log}
     client_body_temp_path {dir}/tmp/client_body;
     proxy_temp_path {dir}/tmp/proxy;
     fastcgi_temp_path {dir}/tmp/fastcgi;
@@ -46,10 +50,12 @@ http {{
             return 200 "{body}";
         }}
         location = /nginx_status {{
+            access_log off;
             stub_status;
         }}
+        # Every other path answers too, so that plans told apart by their path all pass.
         location / {{
-            return 404;
+            return 200 "{body}";
         }}
     }}
 }}
@@ -65,18 +71,31 @@ def _nginx_binary() -> Path:
     raise ServiceError("nginx is not installed: run scripts/test-services")
 
 
+@dataclass(frozen=True)
+class Hit:
+    """One request in the access log: when nginx answered it (epoch seconds), how, and
+    the path it asked for (with its query)."""
+
+    at: float
+    status: int
+    path: str
+
+
 class Nginx:
     """One nginx master + one worker, everything (config, pid, logs, temp) under `workdir`.
 
-    Serves `body` at / and its stub_status at /nginx_status. With `cpu`, master and
-    worker run on that core only, so a benchmark's load generator cannot share it.
+    Serves `body` at every path and its stub_status at /nginx_status. With `cpu`, master
+    and worker run on that core only, so a benchmark's load generator cannot share it.
+    With `access_log`, every request but the status reads is logged (``hits``); a
+    benchmark leaves it off, since writing the log costs nginx time.
     """
 
     body = BODY
 
-    def __init__(self, workdir: Path, *, cpu: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, cpu: int | None = None, access_log: bool = False) -> None:
         self.workdir = workdir
         self.port = free_port()
+        self.access_log = workdir / "access.log" if access_log else None
         (workdir / "tmp").mkdir(parents=True, exist_ok=True)
         # As root, nginx drops its worker to "nobody", which cannot read pytest's
         # private tmp dirs; keep the worker as the current user instead.
@@ -85,7 +104,15 @@ class Nginx:
         config = workdir / "nginx.conf"
         config.write_text(
             _CONFIG.format(
-                user_line=user_line, dir=workdir, host=LOOPBACK, port=self.port, body=body
+                user_line=user_line,
+                dir=workdir,
+                host=LOOPBACK,
+                port=self.port,
+                body=body,
+                # Unbuffered: a request is in the log once it has been answered.
+                access_log=(
+                    f"access_log {self.access_log} hits;" if self.access_log else "access_log off;"
+                ),
             )
         )
         pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
@@ -117,6 +144,20 @@ class Nginx:
         if found is None:
             raise ServiceError(f"unexpected stub_status answer: {text!r}")
         return int(found.group(1))
+
+    def hits(self) -> list[Hit]:
+        """Every request logged so far, oldest first (needs ``access_log=True``)."""
+        if self.access_log is None:
+            raise ServiceError("this nginx keeps no access log: start it with access_log=True")
+        if not self.access_log.exists():
+            return []
+        text = self.access_log.read_text()
+        complete = text[: text.rfind("\n") + 1]  # a line being written is not a hit yet
+        found = []
+        for line in complete.splitlines():
+            at, status, path = line.split(" ", 2)
+            found.append(Hit(float(at), int(status), path))
+        return found
 
     def start(self, timeout: float = 30.0) -> Nginx:
         self._process.start()

@@ -2,7 +2,7 @@
 
     polling      wait_for (poll until truthy), eventually (the same from a coroutine)
     ports        LOOPBACK, free_port (on one or several loopback hosts), port_accepts
-    processes    ManagedProcess (own process group, output in files), ServiceError
+    processes    ManagedProcess (own process group, output in files), ServiceError, pid_alive
     leadership   agreed_leader / health_agreement, assert_one_leader_per_term
 
 The services built on these (Consul, nginx, fake GCS, ...) are in tests/services.
@@ -17,7 +17,7 @@ from tests.support.leadership import (
 )
 from tests.support.polling import WaitTimeout, eventually, wait_for
 from tests.support.ports import LOOPBACK, free_port, port_accepts
-from tests.support.processes import ManagedProcess, ServiceError
+from tests.support.processes import ManagedProcess, ServiceError, pid_alive
 
 __all__ = [
     "LOOPBACK",
@@ -31,6 +31,7 @@ __all__ = [
     "eventually",
     "free_port",
     "health_agreement",
+    "pid_alive",
     "port_accepts",
     "wait_for",
 ]

@@ -19,6 +19,16 @@ class ServiceError(RuntimeError):
     """A test service or process could not be found, started or reached."""
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs: a zombie (exited, not yet reaped by its
+    parent) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"  # the state follows the command's name
+
+
 class ManagedProcess:
     """A child process in its own process group, with its output in files.
 
