@@ -76,6 +76,13 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
         yield server
 
 
+@pytest.fixture
+def logged_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    """An nginx of this test's own that logs each request's URI (Nginx.request_uris)."""
+    with Nginx(tmp_path_factory.mktemp("nginx-logged"), access_log=True) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def http_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpTarget]:
     with HttpTarget(tmp_path_factory.mktemp("http-target")) as target:

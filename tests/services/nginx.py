@@ -30,7 +30,8 @@ events {{
 }}
 
 http {{
-    access_log off;
+    log_format request_uri '$request_uri';
+    access_log {access_log};
     client_body_temp_path {dir}/tmp/client_body;
     proxy_temp_path {dir}/tmp/proxy;
     fastcgi_temp_path {dir}/tmp/fastcgi;
@@ -47,6 +48,9 @@ http {{
         }}
         location = /nginx_status {{
             stub_status;
+        }}
+        location /data/ {{
+            return 200 "{body}";
         }}
         location / {{
             return 404;
@@ -68,15 +72,18 @@ def _nginx_binary() -> Path:
 class Nginx:
     """One nginx master + one worker, everything (config, pid, logs, temp) under `workdir`.
 
-    Serves `body` at / and its stub_status at /nginx_status. With `cpu`, master and
-    worker run on that core only, so a benchmark's load generator cannot share it.
+    Serves `body` at / and under /data/, and its stub_status at /nginx_status. With
+    `cpu`, master and worker run on that core only, so a benchmark's load generator
+    cannot share it. With `access_log`, each request's URI is logged (`request_uris`);
+    off by default, since writing it costs a benchmark's target time.
     """
 
     body = BODY
 
-    def __init__(self, workdir: Path, *, cpu: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, cpu: int | None = None, access_log: bool = False) -> None:
         self.workdir = workdir
         self.port = free_port()
+        self.access_log = workdir / "access.log"
         (workdir / "tmp").mkdir(parents=True, exist_ok=True)
         # As root, nginx drops its worker to "nobody", which cannot read pytest's
         # private tmp dirs; keep the worker as the current user instead.
@@ -85,7 +92,12 @@ class Nginx:
         config = workdir / "nginx.conf"
         config.write_text(
             _CONFIG.format(
-                user_line=user_line, dir=workdir, host=LOOPBACK, port=self.port, body=body
+                user_line=user_line,
+                dir=workdir,
+                host=LOOPBACK,
+                port=self.port,
+                body=body,
+                access_log=f"{self.access_log} request_uri" if access_log else "off",
             )
         )
         pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
@@ -117,6 +129,12 @@ class Nginx:
         if found is None:
             raise ServiceError(f"unexpected stub_status answer: {text!r}")
         return int(found.group(1))
+
+    def request_uris(self) -> list[str]:
+        """The URI of each request logged so far, in order (needs `access_log`)."""
+        if not self.access_log.exists():
+            return []
+        return self.access_log.read_text().splitlines()
 
     def start(self, timeout: float = 30.0) -> Nginx:
         self._process.start()
