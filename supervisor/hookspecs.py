@@ -110,7 +110,8 @@ def loadtest_peers_changed(context: NodeContext, status: NodeStatus) -> None:
 @hookspec
 def loadtest_config_committed(context: NodeContext, config: dict[str, Any]) -> None:
     """A new test plan was committed through consensus, told on every node:
-    ``{"yaml", "sha256", "source", "version"}`` (the source's own version of it)."""
+    ``{"yaml", "sha256", "source", "version"}`` (the source's own version of it), and
+    ``"data": {"text", "source", "version"}`` when the plan names a data file."""
 
 
 @hookspec

@@ -9,6 +9,10 @@ Rendered: with ``CONSUL_TEMPLATE_FILE`` the real consul-template binary
 it reads changes; the rendering is the plan, so a plan can be assembled from several
 keys, or take secrets from keys of their own. A subprocess that dies is restarted and
 logged; stopping the source stops it.
+
+A plan's data file is the key beside ``CONSUL_CONFIG_KEY`` (``loadtest/plan.yaml`` and
+``users.csv``: ``loadtest/users.csv``), read as it is, in both modes: a rendered plan
+has no key of its own, and a CSV is data, not a template to render.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import posixpath
 import signal
 from pathlib import Path
 
@@ -59,6 +64,7 @@ STOP_GRACE_S = 5.0
 class ConsulKvSource(ConfigSource):
     def __init__(self, settings: ConsulSettings, key: str) -> None:
         self._key = key
+        self._settings = settings
         self._url = settings.url
         self._agent = ConsulAgent(settings, AgentStatus(settings), BLOCKING_WAIT_S + 5.0)
 
@@ -82,6 +88,9 @@ class ConsulKvSource(ConfigSource):
     async def stop(self) -> None:
         pass
 
+    def sibling(self, name: str) -> ConsulKvSource:
+        return ConsulKvSource(self._settings, posixpath.join(posixpath.dirname(self._key), name))
+
     async def _get(self, index: str | None = None) -> tuple[str, dict | None]:
         wait = f"{BLOCKING_WAIT_S:g}s" if index is not None else None
         try:
@@ -95,8 +104,11 @@ class ConsulKvSource(ConfigSource):
 class ConsulTemplateSource(ConfigSource):
     """consul-template renders ``template`` into ``workdir``; the rendering is the plan."""
 
-    def __init__(self, settings: ConsulSettings, template: str, binary: str, workdir: Path) -> None:
+    def __init__(
+        self, settings: ConsulSettings, template: str, binary: str, workdir: Path, key: str
+    ) -> None:
         self._settings = settings
+        self._key = key  # CONSUL_CONFIG_KEY: its siblings are the plan's data keys
         self._template = template
         self._binary = binary
         workdir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +150,9 @@ class ConsulTemplateSource(ConfigSource):
             await asyncio.gather(self._supervisor, return_exceptions=True)
             self._supervisor = None
         await self._terminate()
+
+    def sibling(self, name: str) -> ConsulKvSource:
+        return ConsulKvSource(self._settings, self._key).sibling(name)
 
     @property
     def pid(self) -> int | None:
@@ -235,4 +250,6 @@ class ConsulKvPlugin:
         if config.template_file is None:
             return ConsulKvSource(settings, config.config_key)
         workdir = Path(context.data_dir) / "consul-template"
-        return ConsulTemplateSource(settings, config.template_file, config.template_bin, workdir)
+        return ConsulTemplateSource(
+            settings, config.template_file, config.template_bin, workdir, config.config_key
+        )

@@ -31,18 +31,14 @@ class FileSource(ConfigSource):
         self._poll_s = poll_s
 
     async def fetch(self) -> FetchedPlan:
-        if self._path is None:
-            raise ConfigSourceError(
-                f"{self._label}: this node was started without --config, so it has no plan "
-                "file; give it one, or set CLUSTER_CONFIG_SOURCE to another source"
-            )
+        path = self._plan_path()
         try:
-            text = await asyncio.to_thread(self._path.read_text, encoding="utf-8")
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise ConfigSourceError(f"{self._label} {self._path}: cannot read: {reason}") from None
+            raise ConfigSourceError(f"{self._label} {path}: cannot read: {reason}") from None
         version = hashlib.sha256(text.encode()).hexdigest()
-        return FetchedPlan(text=text, version=version, source=f"{self._label} {self._path}")
+        return FetchedPlan(text=text, version=version, source=f"{self._label} {path}")
 
     async def watch(self, version: str) -> None:
         while True:
@@ -52,6 +48,17 @@ class FileSource(ConfigSource):
 
     async def stop(self) -> None:
         pass
+
+    def sibling(self, name: str) -> FileSource:
+        return FileSource(self._plan_path().parent / name, self._label, self._poll_s)
+
+    def _plan_path(self) -> Path:
+        if self._path is None:
+            raise ConfigSourceError(
+                f"{self._label}: this node was started without --config, so it has no plan "
+                "file; give it one, or set CLUSTER_CONFIG_SOURCE to another source"
+            )
+        return self._path
 
 
 class FileConfigPlugin:

@@ -9,6 +9,7 @@ with anonymous credentials). The object's generation is polled every
 from __future__ import annotations
 
 import asyncio
+import posixpath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,6 +77,10 @@ class GcsSource(ConfigSource):
 
     async def stop(self) -> None:
         self._client = None
+
+    def sibling(self, name: str) -> GcsSource:
+        folder = posixpath.dirname(self._object)
+        return GcsSource(f"gs://{self._bucket}/{posixpath.join(folder, name)}", self._poll_s)
 
     def _blob(self) -> Any:
         # Imported here: google-cloud-storage is heavy, and only a leader reads a plan.

@@ -1,7 +1,8 @@
 """The replicated state machine: small, JSON-only, and fenced by term.
 
 A command is a dict updating any of ``config`` (``{"yaml", "sha256", "source",
-"version", "committed_at"}``), ``config_error`` (why the leader could not commit a plan,
+"version", "committed_at"}``, and ``"data"`` when the plan names a data file),
+``config_error`` (why the leader could not commit a plan,
 or None), ``run_request`` (the latest ``POST /runs``: ``{"id", "plan_sha256"}``),
 ``run`` (the run record), ``metrics_checkpoint`` (every node's latest snapshot of the
 run), ``leader_metrics`` (the leader's own, more often) and ``results`` (the final

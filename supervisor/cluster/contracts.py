@@ -132,7 +132,8 @@ class ConfigSourceError(Exception):
 
 
 class ConfigSource(Protocol):
-    """Where the leader reads the test plan. Neither method may block the event loop."""
+    """Where the leader reads the test plan. No method may block the event loop. Subclass
+    it to inherit the default of its optional method (``sibling``)."""
 
     async def fetch(self) -> FetchedPlan:
         """The plan as it is now; raises ConfigSourceError."""
@@ -143,3 +144,14 @@ class ConfigSource(Protocol):
 
     async def stop(self) -> None:
         """Release what the source holds (threads, subprocesses)."""
+
+    def sibling(self, name: str) -> ConfigSource:
+        """A source of the same kind for ``name`` beside the plan (the file next to it, the
+        key or object with the same prefix): where the leader reads the data file a plan
+        names. ``name`` is relative and has no ``..`` (the caller checks). Its ``fetch``
+        gives the file's text in a FetchedPlan. Optional: the default says the source has
+        no siblings, which makes a plan that names data a config error."""
+        raise ConfigSourceError(
+            f"{type(self).__name__} reads no data file beside its plan; allowed: a plan "
+            "without data:, or another config source"
+        )

@@ -28,6 +28,7 @@ from loadtest_supervisor.cluster.plan_keeper import CommitFailed
 from loadtest_supervisor.cluster.run_triggers import due_slot, next_slot, starts_on_commit
 from loadtest_supervisor.config.loading import load_plan_text
 from loadtest_supervisor.config.models import TestPlan
+from loadtest_supervisor.engine.feeder import NodePlace
 from loadtest_supervisor.engine.runner import LoadRun, RunOutcome, RunWindow
 from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.logs import log_event
@@ -358,7 +359,9 @@ class RunKeeper:
         if plan is None:
             if len(self._plans) >= 4:
                 self._plans.clear()  # only the run's plan and a new one are ever asked for
-            plan = self._plans[config["sha256"]] = load_plan_text(config["yaml"], config["source"])
+            data = (config.get("data") or {}).get("text")
+            plan = load_plan_text(config["yaml"], config["source"], data=data)
+            self._plans[config["sha256"]] = plan
         return plan
 
     def _at(self, delay: float, key: str) -> None:
@@ -419,7 +422,9 @@ class RunKeeper:
         local.window = window
         local.joined_at = max(run["start_at"], self._leader_time())
         try:
-            local.load = LoadRun(mine, plan.load.workers or self._workers, local.share["fraction"])
+            place = NodePlace(local.share["index"], local.share["count"])
+            workers = plan.load.workers or self._workers
+            local.load = LoadRun(mine, workers, local.share["fraction"], place)
         except SetupError as exc:
             log_event(log, "run_cannot_start", level=logging.ERROR, error=str(exc))
             return

@@ -9,6 +9,7 @@ One job per module; each name is imported from the module that defines it:
     addresses     host:port, peer lists, resolve addresses, gs:// URIs
     load_models   the load-model table: name, required keys, rate curve
     variables     the ${var} grammar, shared with the engine
+    data_feed     a plan's CSV data: read within its size bound, parsed into a table
     models        the validated plan and node settings (pydantic)
     schema        the key tree of a config file, read from the models
     environment   which variable sets which key, and CLI flag names

@@ -17,14 +17,26 @@ from pydantic import BaseModel, ConfigDict
 
 from loadtest_supervisor.config import scenario_rules
 from loadtest_supervisor.config.builder import Builder, Override, Source, override_paths
+from loadtest_supervisor.config.data_feed import (
+    MAX_COMMITTED_DATA_BYTES,
+    DataProblem,
+    DataTable,
+    check_size,
+    parse_table,
+    read_data_file,
+)
 from loadtest_supervisor.config.environment import NODE_ENV, clean_env, unknown_env_warnings
 from loadtest_supervisor.config.errors import ConfigError, show_value
 from loadtest_supervisor.config.load_models import LOAD_MODELS, MODEL_KEYS
 from loadtest_supervisor.config.models import NodeSettings, TestPlan
 from loadtest_supervisor.config.plugin_settings import PluginSettings, unknown_plugin_variables
+from loadtest_supervisor.config.scenario_rules import GivenVars
 from loadtest_supervisor.config.schema import Path, dotted, keys_of
 from loadtest_supervisor.config.values import parse_bool
 from loadtest_supervisor.config.yaml_io import parse_yaml, read_file
+
+# Reads a plan's data file by the name the plan gives it; raises DataProblem.
+DataReader = Callable[[str], str]
 
 
 class Settings(BaseModel):
@@ -137,7 +149,11 @@ def _cluster_enabled(doc: dict[Any, Any], env: Mapping[str, str], cli: list[Over
 
 
 def _load_plan(
-    builder: Builder, plan_doc: dict[Any, Any], env: Mapping[str, str], cli: list[Override]
+    builder: Builder,
+    plan_doc: dict[Any, Any],
+    env: Mapping[str, str],
+    cli: list[Override],
+    read_data: DataReader,
 ) -> TestPlan | None:
     builder.record_yaml(plan_doc, (), None)
     builder.resolve_file_paths(plan_doc, "target")
@@ -148,11 +164,32 @@ def _load_plan(
     plan_doc.setdefault("target", {})
     plan, problems = builder.validate(TestPlan, plan_doc)
     builder.problems.extend(problems)
-    scenario_rules.check_scenarios(builder, plan_doc.get("scenarios"))
+    given, table = _load_data(builder, plan_doc, read_data)
+    scenario_rules.check_scenarios(builder, plan_doc.get("scenarios"), given)
     scenario_rules.check_no_placeholders(builder, plan_doc)
     if plan is not None:
         _warn_unused(builder, plan)
+        if plan.data is not None and table is not None:
+            plan = plan.model_copy(update={"data": plan.data.with_table(table)})
     return plan
+
+
+def _load_data(
+    builder: Builder, plan_doc: dict[Any, Any], read_data: DataReader
+) -> tuple[GivenVars, DataTable | None]:
+    """The plan's data table, read from the raw tree so that the steps' ``${column}``
+    use can be checked even when other keys are wrong."""
+    data = plan_doc.get("data")
+    file = data.get("file") if isinstance(data, dict) else None
+    if not isinstance(file, str) or not file.strip():
+        return GivenVars(), None  # no data, or the model reports what is wrong with it
+    name = file.strip()
+    try:
+        table = parse_table(read_data(name))
+    except DataProblem as exc:
+        builder.problems.append(f"{builder.label_of(('data', 'file'))}={show_value(file)}: {exc}")
+        return GivenVars(name, known=False), None
+    return GivenVars(name, table.columns), table
 
 
 def _warn_unused(builder: Builder, plan: TestPlan) -> None:
@@ -210,7 +247,10 @@ def load_settings(
     plan = None
     # A cluster node given no plan is fine: it waits for the one the leader commits.
     if plan_doc or "TARGET_URL" in env or not enabled:
-        plan = _load_plan(builder, plan_doc, env, cli)
+        base_dir = builder.base_dir or ""
+        plan = _load_plan(
+            builder, plan_doc, env, cli, lambda name: read_data_file(os.path.join(base_dir, name))
+        )
     # The node's problems come last: the test is what a user reads first.
     builder.problems.extend(node_problems)
     _raise_if_problems(builder)
@@ -232,19 +272,56 @@ def load_plan_text(
     text: str,
     source: str,
     environ: Mapping[str, str] | None = None,
+    data: str | None = None,
 ) -> TestPlan:
     """Validate a plan fetched by a cluster leader (GCS, Consul KV) or committed through Raft.
 
     ``source`` names it in messages. A ``cluster:`` section in it is checked for
     unknown keys but otherwise ignored: node settings belong to each machine.
     Pass ``environ`` to let environment variables fill keys the text leaves out.
+    ``data`` is the text of the data file the plan names (``plan_data_file``), as the
+    leader read it beside the plan; it is bounded by MAX_COMMITTED_DATA_BYTES.
     """
+
+    def given_data(name: str) -> str:
+        if data is None:
+            raise DataProblem(
+                "no data came with this plan; allowed: in cluster mode, a file, key or object "
+                "of that name beside the plan in the leader's config source"
+            )
+        check_size(len(data.encode("utf-8")), MAX_COMMITTED_DATA_BYTES)
+        return data
+
     builder = Builder(source, None, cluster_mode=False)
     doc, problems = parse_yaml(text, source)
     builder.problems.extend(problems)
     doc = builder.known_keys_only(doc, None, ())
     plan_doc = {k: v for k, v in doc.items() if k != "cluster"}
-    plan = _load_plan(builder, plan_doc, clean_env(environ or {}), [])
+    plan = _load_plan(builder, plan_doc, clean_env(environ or {}), [], given_data)
     _raise_if_problems(builder)
     assert plan is not None
     return plan
+
+
+def plan_data_file(text: str, source: str) -> str | None:
+    """The name of the data file a plan's text names, if it names one; read before the
+    plan is validated, since a cluster leader validates the plan with its data.
+
+    Raises ConfigError for a name that does not stay beside the plan (absolute, or
+    with ``..``): sources read it next to the plan, never elsewhere.
+    """
+    try:
+        doc, _ = parse_yaml(text, source)
+    except ConfigError:
+        return None  # validation reports it
+    data = doc.get("data")
+    file = data.get("file") if isinstance(data, dict) else None
+    if not isinstance(file, str) or not file.strip():
+        return None
+    name = file.strip()
+    if name.startswith("/") or ".." in name.split("/"):
+        raise ConfigError(
+            f"{source}: data.file={name!r}: in cluster mode the data file is read beside the "
+            "plan; allowed: a relative name without '..', e.g. users.csv or data/users.csv"
+        )
+    return name

@@ -23,12 +23,14 @@ from pydantic import (
     model_validator,
 )
 
+from loadtest_supervisor.config.data_feed import DataTable
 from loadtest_supervisor.config.durations import format_duration
 from loadtest_supervisor.config.errors import MASK, is_secret_name, mask_url
 from loadtest_supervisor.config.load_models import LOAD_MODELS, MODEL_KEYS
 from loadtest_supervisor.config.values import (
     Bool,
     Conflict,
+    DataSplit,
     Duration,
     Headers,
     HttpUrl,
@@ -237,6 +239,40 @@ class RunSettings(_Model):
     schedule: OptCron = None
 
 
+class DataSettings(_Model):
+    """A CSV file whose rows feed ``${column}`` variables to the steps, a row per pass.
+
+    ``split``: ``per-node`` gives each node, and each worker of a node, rows of its own;
+    ``shared`` gives every worker all the rows. The loader attaches the parsed table
+    (``table``), so that the plan carries its data wherever it goes, workers included.
+    """
+
+    file: Text
+    split: DataSplit = Field(None, validate_default=True)  # type: ignore[assignment]
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _split_required(cls, split: Any) -> Any:
+        if split is None:
+            raise Missing(
+                "required; allowed: per-node (each node and worker rows of its own) or "
+                "shared (every worker all the rows)"
+            )
+        return split
+
+    _table: DataTable | None = PrivateAttr(default=None)
+
+    def with_table(self, table: DataTable) -> DataSettings:
+        copy = self.model_copy()
+        copy._table = table
+        return copy
+
+    @property
+    def table(self) -> DataTable:
+        assert self._table is not None, "a validated plan's data always has its table"
+        return self._table
+
+
 class TestPlan(_Model):
     """What to test: the file describes the test, the environment fills the gaps."""
 
@@ -248,6 +284,7 @@ class TestPlan(_Model):
     scenarios: Annotated[list[Scenario] | None, non_empty_list("scenarios", optional=True)] = None
     thresholds: ThresholdList = []
     run: RunSettings = RunSettings()
+    data: DataSettings | None = None
 
     @field_serializer("thresholds", when_used="json")
     def _thresholds_as_text(self, thresholds: list[Any]) -> list[str]:

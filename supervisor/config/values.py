@@ -22,6 +22,7 @@ from pydantic import BeforeValidator, PlainSerializer, SecretStr
 
 from loadtest_supervisor.config.addresses import host_port, peer_list, resolve_addr
 from loadtest_supervisor.config.cron import CRON_ALLOWED, cron_trigger
+from loadtest_supervisor.config.data_feed import SPLITS
 from loadtest_supervisor.config.durations import duration_seconds, format_duration
 from loadtest_supervisor.config.load_models import LOAD_MODELS
 from loadtest_supervisor.config.variables import VAR_NAME_ALLOWED, is_var_name
@@ -338,6 +339,7 @@ Query = Annotated[
 OptBody = Annotated[str | None, BeforeValidator(_optional(_body))]
 OptCron = Annotated[str | None, BeforeValidator(_optional(_cron))]
 RunStart = Annotated[str | None, BeforeValidator(_optional(_choice(("auto", "api"), str.lower)))]
+DataSplit = Annotated[str, BeforeValidator(_choice(SPLITS, lambda s: s.strip().lower()))]
 JsonValue = Annotated[Any, BeforeValidator(_json_value)]
 OptStatus = Annotated[tuple[int, ...] | None, BeforeValidator(_optional(_status))]
 OptJsonPath = Annotated[str | None, BeforeValidator(_optional(_jsonpath))]

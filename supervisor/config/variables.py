@@ -13,6 +13,9 @@ from typing import Any
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 VAR_NAME_ALLOWED = "letters, digits and _"
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+# Every step may use these: the node's place in a cluster run (standalone: 0 of 1), so
+# that a plan can tell its nodes' requests apart or pick per-node data by hand.
+NODE_VARS = ("node_index", "node_count")
 
 
 def is_var_name(text: str) -> bool:

@@ -15,6 +15,13 @@ from multiprocessing.process import BaseProcess
 from time import monotonic
 
 from loadtest_supervisor.config.models import TestPlan
+from loadtest_supervisor.engine.feeder import (
+    IDLE_WHY,
+    STANDALONE,
+    FeedPlace,
+    NodePlace,
+    idle_workers,
+)
 from loadtest_supervisor.engine.scenario import SetupError, compile_plan
 from loadtest_supervisor.engine.worker import STOP_GRACE, worker_main
 from loadtest_supervisor.logs import log_event
@@ -67,16 +74,21 @@ class LoadRun:
     """One run of a test plan on this machine's workers.
 
     ``share`` is this machine's part of an open model's rate (a cluster node's share;
-    1 alone); a closed model's share is in the plan's concurrency already.
+    1 alone); a closed model's share is in the plan's concurrency already. ``node`` is
+    this machine's place in a cluster run: its ``${node_index}`` and the slice of the
+    plan's data its workers take.
     """
 
-    def __init__(self, plan: TestPlan, workers: int, share: float = 1.0) -> None:
+    def __init__(
+        self, plan: TestPlan, workers: int, share: float = 1.0, node: NodePlace = STANDALONE
+    ) -> None:
         # Compile once here so bad TLS material fails before any process starts.
         compile_plan(plan)
         self.plan = plan
         concurrency = plan.load.concurrency
         self.worker_count = max(1, min(workers, concurrency))
         self.connections = split(concurrency, self.worker_count)
+        self.node = node
         self.share = share
         self.totals = RunTotals()
         self.run_start = 0.0
@@ -106,6 +118,7 @@ class LoadRun:
             for worker in self._workers.values():
                 worker.pipe.send(("start", self.run_start, self.run_end, window.join_at))
             log_event(log, "run_started", workers=self.worker_count, connections=concurrency)
+            self._log_idle_workers()
             stop_wait = asyncio.ensure_future(stop.wait())
             await asyncio.wait([stop_wait], timeout=self.run_end - monotonic())
             stop_wait.cancel()
@@ -133,12 +146,20 @@ class LoadRun:
                 except OSError:
                     pass  # dead: its replacement starts with the new share
 
+    def _place(self, slot: int) -> FeedPlace:
+        return FeedPlace(self.node, slot, self.worker_count)
+
+    def _log_idle_workers(self) -> None:
+        idle = idle_workers(self.plan.data, self.node, self.worker_count)
+        if idle:
+            log_event(log, "data_workers_idle", level=logging.WARNING, idle=idle, why=IDLE_WHY)
+
     def _spawn(self, slot: int, incarnation: int, connections: int, rate_share: float) -> _Worker:
         loop = asyncio.get_running_loop()
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=worker_main,
-            args=(child, slot, incarnation, self.plan, connections, rate_share),
+            args=(child, slot, incarnation, self.plan, connections, rate_share, self._place(slot)),
             name=f"loadtest-worker-{slot}",
             daemon=True,
         )

@@ -30,6 +30,7 @@ from typing import Any
 from loadtest_supervisor.config.load_models import RateCurve, rate_curve
 from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.checks import CheckFailed, decode_json_if
+from loadtest_supervisor.engine.feeder import Feed, FeedPlace
 from loadtest_supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
 from loadtest_supervisor.engine.scenario import (
     CompiledPlan,
@@ -62,6 +63,7 @@ class LoadWorker:
         connections: int,
         curve: RateCurve | None,
         rate_share: float,
+        feed: Feed,
     ) -> None:
         self.pipe = pipe
         self.slot = slot
@@ -69,6 +71,7 @@ class LoadWorker:
         self.plan = plan
         self.curve = curve
         self.rate_share = rate_share
+        self.feed = feed
         self.running = False
         self.total = Stats()
         steps = [step for s in plan.scenarios for step in s.steps]
@@ -138,7 +141,9 @@ class LoadWorker:
             asyncio.ensure_future(self._report()),
         ]
         fast_step = self._callback_driven_step()
-        if fast_step is not None:
+        if self.feed.sits_out:
+            loads = []  # no row of its own: any row it sent would be another worker's
+        elif fast_step is not None:
             users = [_ClosedLoop(self, conn, fast_step) for conn in self.connections]
             loads = [asyncio.ensure_future(user.run()) for user in users]
         elif self.curve is None:
@@ -242,7 +247,7 @@ class LoadWorker:
         instant the schedule wanted it sent, so a slow server cannot hide the
         queueing it causes (coordinated omission).
         """
-        variables: dict[str, str] = {}
+        variables = self.feed.next_variables()
         for step in scenario.steps:
             stats = self.step_stats[step.key]
             start = intended or monotonic()
@@ -358,6 +363,7 @@ def worker_main(
     plan: TestPlan,
     connections: int,
     rate_share: float,
+    place: FeedPlace,
 ) -> None:
     """Entry point of a spawned worker process."""
     # Ctrl-C reaches the whole process group; the supervisor decides when we stop.
@@ -368,6 +374,13 @@ def worker_main(
         pipe.send({"type": "error", "message": str(exc)})
         return
     worker = LoadWorker(
-        pipe, slot, incarnation, compiled, connections, rate_curve(plan.load), rate_share
+        pipe,
+        slot,
+        incarnation,
+        compiled,
+        connections,
+        rate_curve(plan.load),
+        rate_share,
+        Feed(plan.data, place),
     )
     run_loop(worker.run())

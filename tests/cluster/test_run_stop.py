@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tests.cluster.api_client import TOKEN, post_run, stop_run
+from tests.cluster.api_client import TOKEN, node_results, post_run, stop_run
 from tests.cluster.harness import ClusterHarness
 from tests.cluster.test_cluster_results import final_results
 from tests.cluster.test_cluster_run import results_of, rps_plan, three_nodes
@@ -30,7 +30,15 @@ def test_a_run_is_stopped_from_a_follower_or_superseded_and_its_results_say_so(
 
     assert post_run(follower, rps_plan(nginx, 30, LONG_S), TOKEN)[0] == 200
     (first,) = wait_for(lambda: _run_ids(cluster), timeout=TIMEOUT_S, what="the first run")
-    wait_for(lambda: nginx.requests_served() > 30, timeout=TIMEOUT_S, what="load on nginx")
+    wait_for(
+        lambda: (
+            (live := node_results(follower, "cluster"))
+            and len(live["nodes"]) == 3
+            and all(node["requests_total"] for node in live["nodes"].values())
+        ),
+        timeout=TIMEOUT_S,
+        what="every node sending",
+    )
 
     # A second plan supersedes the first run: every node ends its part and keeps it.
     assert post_run(follower, rps_plan(nginx, 40, LONG_S), TOKEN)[0] == 200

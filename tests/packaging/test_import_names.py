@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+(:\w+)?")
 OLD_NAMES = ("supervisor", "plugins")
 OUR_FOLDERS = ("supervisor", "plugins", "tests", "bench", "examples", "scripts")
 
@@ -42,6 +43,8 @@ def _old_names_in(path: Path) -> list[str]:
 
 
 def _names_our_module(text: str) -> bool:
+    if not DOTTED.fullmatch(text):
+        return False  # prose, a path: not a module name
     head, _, rest = text.partition(".")
     first = re.split(r"[.:]", rest)[0]
     return bool(first) and (

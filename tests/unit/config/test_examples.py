@@ -9,7 +9,7 @@ from loadtest_supervisor.config.rendering import render_effective_config
 from tests.services import REPO_ROOT as ROOT
 
 
-@pytest.mark.parametrize("name", ["standalone.yaml", "scenario.yaml"])
+@pytest.mark.parametrize("name", ["standalone.yaml", "scenario.yaml", "data.yaml"])
 def test_examples_are_valid(name: str) -> None:
     settings = load_settings(str(ROOT / "examples" / name), {})
     assert settings.plan is not None
@@ -39,3 +39,9 @@ def test_examples_cover_the_features() -> None:
     assert any(step.query for step in steps) and any(step.body for step in steps)
     assert any(step.think_time for step in steps)
     assert len({s.weight for s in scenario.scenarios}) > 1
+
+
+def test_the_data_example_feeds_its_columns() -> None:
+    plan = load_settings(str(ROOT / "examples" / "data.yaml"), {}).plan
+    assert plan is not None and plan.data is not None
+    assert plan.data.table.columns == ("user", "password") and len(plan.data.table.rows) == 4

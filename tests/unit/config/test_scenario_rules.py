@@ -162,15 +162,15 @@ scenarios:
     )
     assert problems(path) == [
         "test.yaml: scenarios[0].steps[0].path='/login/${user}': ${user} in step 'login' of "
-        "scenario 'checkout' is not extracted by an earlier step; allowed: variables extracted "
-        "by earlier steps (none yet)",
+        "scenario 'checkout' is not extracted by an earlier step; allowed: node_index, node_count, "
+        "variables extracted by earlier steps (none yet)",
         "test.yaml: scenarios[0].steps[1].query={'id': '${cart_id}'} (mapping): ${cart_id} in "
         "step 'GET /cart' of scenario 'checkout' is not extracted by an earlier step "
-        "(steps[2] extracts it, but runs later); allowed: variables extracted by earlier steps "
-        "(token)",
+        "(steps[2] extracts it, but runs later); allowed: node_index, node_count, variables "
+        "extracted by earlier steps (token)",
         "test.yaml: scenarios[0].steps[1].json={'items': ['${item}']} (mapping): ${item} in step "
         "'GET /cart' of scenario 'checkout' is not extracted by an earlier step; allowed: "
-        "variables extracted by earlier steps (token)",
+        "node_index, node_count, variables extracted by earlier steps (token)",
     ]
 
 
@@ -202,7 +202,7 @@ scenarios: [{name: s, steps: [{path: /, query: {q: "${user-id}"}}]}]
         "step 'GET /' of scenario 's' is not a variable name; allowed: letters, digits and _, "
         "e.g. ${token}",
         "test.yaml: target.headers={'X-T': '${token}'} (mapping): ${token} cannot be used here; "
-        "allowed: variables only in scenario steps, after the step that extracts them",
+        "allowed: variables only in scenario steps",
         "test.yaml: request.json={'a': '${b}'} (mapping): ${b} cannot be used here; "
-        "allowed: variables only in scenario steps, after the step that extracts them",
+        "allowed: variables only in scenario steps",
     ]

@@ -43,7 +43,7 @@ def test_yaml_tab_indentation() -> None:
 
 def test_yaml_top_level_not_a_mapping() -> None:
     assert problems(config("- target\n- load\n")) == [
-        "test.yaml: the top level must be a mapping of sections (cluster, load, request, "
+        "test.yaml: the top level must be a mapping of sections (cluster, data, load, request, "
         "run, scenarios, target, thresholds), not a list"
     ]
 
@@ -141,7 +141,7 @@ cluster: {enabeld: true}
     )
     assert lines[1].startswith(
         "test.yaml: unknown key 'TARGET_RPS'; did you mean 'load.target_rps'? "
-        "(TARGET_RPS is an env variable) allowed keys at the top level: cluster, load,"
+        "(TARGET_RPS is an env variable) allowed keys at the top level: cluster, data, load,"
     )
     assert lines[2].startswith(
         "test.yaml: unknown key 'scenarios[0].steps[0].asert'; did you mean 'assert'?"
