@@ -6,6 +6,9 @@ requests that are never answered.
 
     GET /               200, a small body
     GET /slow?ms=N      200 after N milliseconds
+    GET /slow/stats     {"in_flight", "answered"}: /slow requests waiting for their
+                        answer now, and answered so far (a closed model's users in
+                        flight, counted where they arrive)
     GET /status/<code>  that status
     GET /drop           the connection is closed without an answer
     GET /hang           never answered
@@ -46,6 +49,9 @@ def _response(status: int, body: bytes, content_type: bytes = b"text/plain") -> 
 
 
 OK_RESPONSE = _response(200, b"ok\n")
+
+# /slow requests of every connection: waiting now, and answered since the start.
+SLOW = {"in_flight": 0, "answered": 0}
 
 
 class _TargetProtocol(asyncio.Protocol):
@@ -95,7 +101,10 @@ class _TargetProtocol(asyncio.Protocol):
             transport.write(OK_RESPONSE)
         elif path == "/slow":
             ms = float(parse_qs(parts.query).get("ms", ["100"])[0])
-            asyncio.get_running_loop().call_later(ms / 1000, self._write_later, OK_RESPONSE)
+            SLOW["in_flight"] += 1
+            asyncio.get_running_loop().call_later(ms / 1000, self._answer_slow)
+        elif path == "/slow/stats":
+            transport.write(_response(200, json.dumps(SLOW).encode(), b"application/json"))
         elif path.startswith("/status/"):
             code = path.rsplit("/", 1)[1]
             status = int(code) if code.isdigit() and 100 <= int(code) <= 599 else 400
@@ -122,9 +131,11 @@ class _TargetProtocol(asyncio.Protocol):
         if not self.parser.should_keep_alive() and path not in ("/slow", "/hang"):
             transport.close()
 
-    def _write_later(self, payload: bytes) -> None:
+    def _answer_slow(self) -> None:
+        SLOW["in_flight"] -= 1
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(payload)
+            self.transport.write(OK_RESPONSE)
+            SLOW["answered"] += 1
 
 
 def _common_name(peercert: dict | None) -> str | None:

@@ -2,19 +2,25 @@
 
 The supervisor talks to a worker over a pipe:
 
-    supervisor -> worker   ("start", run_start, run_end, resume_at)  monotonic instants;
-                           a replacement worker owes the schedule's arrivals from
-                           resume_at (its predecessor's death) on
-                           ("share", rate_share)          its part of the rate from now on
-                                                          (a cluster re-split): in place
-                           ("stop",)                      finish now
-    worker -> supervisor   {"type": "ready"}              compiled, connected to nothing yet
-                           {"type": "snapshot", ...}      about once a second, cumulative
-                           {"type": "final", ...}         last snapshot, then exit
-                           {"type": "error", "message"}   could not start
+    supervisor -> worker
+      ("start", run_start, run_end, resume_at, connections, rate_share)
+          monotonic instants, then this worker's connections (a closed model's users)
+          and its part of an open model's rate; a replacement worker owes the
+          schedule's arrivals from resume_at (its predecessor's death) on
+      ("share", rate_share)   its part of the rate from now on (a re-split), in place
+      ("users", n)            a closed model's users from now on, in place: new users
+                              start, removed ones finish the request in flight and stop
+      ("stop",)               finish now
+    worker -> supervisor
+      {"type": "ready"}              compiled, connected to nothing yet
+      {"type": "snapshot", ...}      about once a second, cumulative
+      {"type": "final", ...}         last snapshot, then exit
+      {"type": "error", "message"}   could not start
 
-A worker whose pipe closes (its supervisor died) stops at once, so no orphan
-keeps loading a target.
+A worker is spawned before its run is known (a cluster node prepares its workers when a
+plan is committed), so what it runs with arrives in "start". Until then it waits on its
+pipe, using no CPU. A worker whose pipe closes (its supervisor died, kill -9 included)
+stops at once, started or not, so no orphan keeps loading a target or lingers idle.
 """
 
 from __future__ import annotations
@@ -57,16 +63,16 @@ class LoadWorker:
         slot: int,
         incarnation: int,
         plan: CompiledPlan,
-        connections: int,
         curve: RateCurve | None,
-        rate_share: float,
     ) -> None:
         self.pipe = pipe
         self.slot = slot
         self.incarnation = incarnation
         self.plan = plan
         self.curve = curve
-        self.rate_share = rate_share
+        # Both arrive with "start" (and may change during the run).
+        self.rate_share = 0.0
+        self.users_wanted = 0
         self.running = False
         self.total = Stats()
         steps = [step for s in plan.scenarios for step in s.steps]
@@ -75,14 +81,18 @@ class LoadWorker:
             {steps[0].key: self.total} if len(steps) == 1 else {step.key: Stats() for step in steps}
         )
         self.dropped = 0
-        want_headers = plan.needs_headers
-        want_bodies = any(step.needs_body for step in steps)
-        heads = any(step.is_head for step in steps)
-        keep_alive = all(step.request.keep_alive for step in steps)
-        self.connections = [
-            Connection(plan.endpoint, want_headers, want_bodies, heads, keep_alive)
-            for _ in range(connections)
-        ]
+        self._connection_options = (
+            plan.needs_headers,
+            any(step.needs_body for step in steps),
+            any(step.is_head for step in steps),
+            all(step.request.keep_alive for step in steps),
+        )
+        self.connections: list[Connection] = []
+        # Closed model: the users looping now, and the tasks of every user still going
+        # (removed ones finish their request in flight, and it counts).
+        self._users: list[_User | _ClosedLoop] = []
+        self._user_tasks: set[asyncio.Task[None]] = set()
+        self._closed_step: Step | None = None
         self._backlog: deque[float] = deque()
         self._idle: deque[asyncio.Future[float | None]] = deque()
         self._control: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
@@ -94,8 +104,18 @@ class LoadWorker:
         except (EOFError, OSError):
             message = ("stop",)
             asyncio.get_running_loop().remove_reader(self.pipe.fileno())
-        if message[0] == "share":
+        kind = message[0]
+        # What to run with is taken here, in pipe order, not when run() gets to the
+        # start: a re-split sent just after the start must not be undone by it.
+        if kind == "start":
+            self.users_wanted, self.rate_share = message[4], message[5]
+        elif kind == "share":
             self.rate_share = message[1]  # the ticker reads it at its next tick
+            return
+        elif kind == "users":
+            self.users_wanted = message[1]
+            if self.running:
+                self._resize_users()
             return
         self._control.put_nowait(message)
 
@@ -127,7 +147,7 @@ class LoadWorker:
         if message[0] != "start":
             self._send("final")
             return
-        _, run_start, run_end, resume_at = message
+        _, run_start, run_end, resume_at, *_ = message
         await asyncio.sleep(max(0.0, run_start - monotonic()))
         self.running = True
         sweeper_interval = min(0.1, max(0.005, self.plan.endpoint.request_timeout / 20))
@@ -135,19 +155,22 @@ class LoadWorker:
             asyncio.ensure_future(sweep_timeouts(self.connections, sweeper_interval)),
             asyncio.ensure_future(self._report()),
         ]
-        fast_step = self._callback_driven_step()
-        if fast_step is not None:
-            users = [_ClosedLoop(self, conn, fast_step) for conn in self.connections]
-            loads = [asyncio.ensure_future(user.run()) for user in users]
-        elif self.curve is None:
-            loads = [asyncio.ensure_future(self._closed_user(c)) for c in self.connections]
+        loads: list[asyncio.Task[None]] | set[asyncio.Task[None]]
+        if self.curve is None:
+            self._closed_step = self._callback_driven_step()
+            self._resize_users()
+            loads = self._user_tasks
         else:
+            # Into the list the sweeper already holds.
+            self.connections.extend(self._connection() for _ in range(self.users_wanted))
             loads = [asyncio.ensure_future(self._open_runner(c)) for c in self.connections]
             background.append(asyncio.ensure_future(self._ticker(run_start, run_end, resume_at)))
         stop_wait = asyncio.ensure_future(self._control.get())
         await asyncio.wait([stop_wait], timeout=max(0.0, run_end - monotonic()))
         self.running = False
         stop_wait.cancel()
+        for user in self._users:
+            user.running = False
         while self._idle:
             self._idle.popleft().set_result(None)
         if loads:
@@ -156,9 +179,34 @@ class LoadWorker:
                 task.cancel()
         for task in background:
             task.cancel()
-        for conn in self.connections:
+        for conn in list(self.connections):
             conn.close()
         self._send("final")
+
+    def _connection(self) -> Connection:
+        return Connection(self.plan.endpoint, *self._connection_options)
+
+    # closed model: each user loops on a connection of its own, as fast as it is answered
+    def _resize_users(self) -> None:
+        """Start or remove users until ``users_wanted`` loop; the worker keeps running."""
+        while len(self._users) < self.users_wanted:
+            conn = self._connection()
+            self.connections.append(conn)
+            step = self._closed_step
+            user = _ClosedLoop(self, conn, step) if step is not None else _User(self, conn)
+            task = asyncio.ensure_future(user.run())
+            self._user_tasks.add(task)
+            task.add_done_callback(lambda done, conn=conn: self._user_gone(done, conn))
+            self._users.append(user)
+        while len(self._users) > self.users_wanted:
+            # It stops once its request in flight is answered (and counted), so
+            # removing a user never turns a request into an error.
+            self._users.pop().running = False
+
+    def _user_gone(self, task: asyncio.Task[None], conn: Connection) -> None:
+        self._user_tasks.discard(task)
+        conn.close()
+        self.connections.remove(conn)
 
     async def _report(self) -> None:
         while self.running:
@@ -179,11 +227,6 @@ class LoadWorker:
         if step.request.static is None or step.needs_body or step.extractions or step.think_time:
             return None
         return step
-
-    # closed model: each connection is a virtual user looping as fast as it is answered
-    async def _closed_user(self, conn: Connection) -> None:
-        while self.running:
-            await self._iteration(conn, self._pick(), 0.0)
 
     # open model: a ticker owes arrivals by the rate curve; connections serve them
     async def _ticker(self, run_start: float, run_end: float, resume_at: float) -> None:
@@ -225,7 +268,7 @@ class LoadWorker:
                 intended = await waiter
                 if intended is None:
                     return
-            await self._iteration(conn, self._pick(), intended)
+            await self._iteration(conn, self._pick(), intended, self)
 
     def _pick(self) -> Scenario:
         scenarios = self.plan.scenarios
@@ -233,8 +276,11 @@ class LoadWorker:
             return scenarios[0]
         return random.choices(scenarios, cum_weights=self.plan.cumulative_weights)[0]
 
-    async def _iteration(self, conn: Connection, scenario: Scenario, intended: float) -> None:
-        """One pass through a scenario; a failed step ends the pass.
+    async def _iteration(
+        self, conn: Connection, scenario: Scenario, intended: float, owner: LoadWorker | _User
+    ) -> None:
+        """One pass through a scenario; a failed step ends the pass, and so does ``owner``
+        (the worker, or a closed-model user) no longer running once a step is answered.
 
         In open models the first step's latency counts from ``intended``, the
         instant the schedule wanted it sent, so a slow server cannot hide the
@@ -268,10 +314,12 @@ class LoadWorker:
                 except CheckFailed:
                     error = "assertion"
             self._record(stats, status, latency, error)
-            if error is not None or not self.running:
+            if error is not None or not owner.running:
                 return
             if step.think_time:
                 await asyncio.sleep(step.think_time)
+                if not owner.running:
+                    return
 
     def _record(self, stats: Stats, status: int, latency_us: int, error: str | None) -> None:
         if stats is not self.total:
@@ -288,6 +336,24 @@ def status_error(status: int, expected: frozenset[int] | None) -> str | None:
     return None
 
 
+class _User:
+    """A closed-model virtual user looping its scenario on a connection of its own.
+
+    Removed (``running`` False), it finishes the step in flight, which counts as any
+    other, and stops: a re-split never cuts a request off.
+    """
+
+    def __init__(self, worker: LoadWorker, conn: Connection) -> None:
+        self.worker = worker
+        self.conn = conn
+        self.running = True
+
+    async def run(self) -> None:
+        worker = self.worker
+        while self.running:
+            await worker._iteration(self.conn, worker._pick(), 0.0, self)
+
+
 class _ClosedLoop:
     """A closed-model virtual user for a one-step static plan, run from callbacks.
 
@@ -296,7 +362,8 @@ class _ClosedLoop:
     costs a Future, a coroutine and a task wake-up through the event loop per
     request, which measured as most of the engine's Python time per request.
     Connecting, reconnecting after a failure and stopping go through ``run()``,
-    a task that sleeps while the callbacks keep the connection busy.
+    a task that sleeps while the callbacks keep the connection busy. Removed
+    (``running`` False), the user records the answer in flight and stops.
     """
 
     def __init__(self, worker: LoadWorker, conn: Connection, step: Step) -> None:
@@ -308,12 +375,13 @@ class _ClosedLoop:
         # One step: its stats are the worker's total (see LoadWorker.step_stats).
         self.record = worker.total.record
         self.start = 0.0
+        self.running = True
         self._stopped: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        worker, conn = self.worker, self.conn
-        while worker.running:
+        conn = self.conn
+        while self.running:
             # As in _iteration, a request's latency includes opening its connection.
             self.start = monotonic()
             if not conn.ready:
@@ -334,7 +402,7 @@ class _ClosedLoop:
             self.record(status, int((now - self.start) * 1e6), kind)
             conn = self.conn
             # conn.ready, without a property call per request
-            if self.worker.running and conn.transport is not None:
+            if self.running and conn.transport is not None:
                 # The next request starts the moment this answer is in.
                 self.start = now
                 conn.send(self.payload, self._on_done, False, self.head)
@@ -354,8 +422,6 @@ def worker_main(
     slot: int,
     incarnation: int,
     plan: TestPlan,
-    connections: int,
-    rate_share: float,
 ) -> None:
     """Entry point of a spawned worker process."""
     # Ctrl-C reaches the whole process group; the supervisor decides when we stop.
@@ -365,7 +431,5 @@ def worker_main(
     except SetupError as exc:
         pipe.send({"type": "error", "message": str(exc)})
         return
-    worker = LoadWorker(
-        pipe, slot, incarnation, compiled, connections, rate_curve(plan.load), rate_share
-    )
+    worker = LoadWorker(pipe, slot, incarnation, compiled, rate_curve(plan.load))
     run_loop(worker.run())
