@@ -7,6 +7,9 @@ models give each node ``fraction`` of the rate on the same curve in time (a ramp
 cluster's ramp, not N ramps out of phase); the closed model gives it its part of the
 users. A node that learns of a run late joins the curve where it is, owing nothing from
 before. A new plan supersedes the run in progress.
+
+Every node spawns its workers for a plan when the plan is committed, so they are up at
+the run's ``start_at``; a re-split changes a running node's rate or users in place.
 """
 
 from __future__ import annotations
