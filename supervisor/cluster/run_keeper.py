@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
@@ -370,12 +370,12 @@ class RunKeeper:
         except SetupError as exc:
             log_event(log, "workers_not_prepared", level=logging.WARNING, error=str(exc))
             return
-        task = asyncio.ensure_future(self._prepare_workers(load, config["sha256"]))
+        task = asyncio.ensure_future(self._prepare_workers(load.prepare(), load, config["sha256"]))
         self._prepared = _Prepared(config["sha256"], load, task)
 
-    async def _prepare_workers(self, load: LoadRun, sha256: str) -> None:
+    async def _prepare_workers(self, ready: Awaitable[None], load: LoadRun, sha256: str) -> None:
         try:
-            await load.prepare()
+            await ready
         except SetupError as exc:
             log_event(log, "workers_not_prepared", level=logging.WARNING, error=str(exc))
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
@@ -101,12 +102,16 @@ class LoadRun:
     def elapsed(self) -> float:
         return max(0.0, min(monotonic(), self.run_end) - self.run_start) if self.run_start else 0.0
 
-    async def prepare(self) -> None:
-        """Spawn the workers and wait until each is ready (once, however often called)."""
+    def prepare(self) -> Awaitable[None]:
+        """Spawn the workers (once, however often called); done when each is ready.
+
+        The spawn is scheduled when this returns, so a ``close()`` right after it
+        cancels the spawn (or stops the workers) instead of missing it.
+        """
         if self._prepared is None:
             self._prepared = asyncio.ensure_future(self._spawn_all())
         # Shielded: a caller that stops waiting must not abort the spawn for the others.
-        await asyncio.shield(self._prepared)
+        return asyncio.shield(self._prepared)
 
     async def _spawn_all(self) -> None:
         for slot in range(self.worker_count):

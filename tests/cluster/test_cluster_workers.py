@@ -98,3 +98,26 @@ def test_prepared_workers_send_the_first_requests_at_start_at(
     print(f"first request {first_ms:+.1f} ms after start_at; per 100 ms: {per_window}")
     assert -5 <= first_ms <= 20, first_ms
     assert all(abs(count - rate / 10) <= 8 for count in per_window), per_window
+
+    # After the run, each node has the next set up and idle; a new plan stops it (and runs
+    # with its own): no node keeps workers of a plan no longer committed.
+    idle = wait_for(
+        lambda: (
+            all(len(worker_pids(n.pid)) == 1 for n in cluster.nodes)
+            and {n.node_id: worker_pids(n.pid)[0] for n in cluster.nodes}
+        ),
+        timeout=TIMEOUT_S,
+        what="the next workers prepared",
+    )
+    other = plan.replace(f"duration: {seconds}s", "duration: 1s")
+    assert post_run(leader, other.encode(), TOKEN)[0] == 200
+
+    def settled() -> bool:
+        return all(
+            n.log_path.read_text().count("event=cluster_run_finished") == 2
+            and len(pids := worker_pids(n.pid)) == 1
+            and pids[0] != idle[n.node_id]
+            for n in cluster.nodes
+        )
+
+    wait_for(settled, timeout=TIMEOUT_S, what="one set of workers per node, for the new plan")
