@@ -11,7 +11,7 @@ loopback ports and stops its whole process group at teardown, pass or fail.
     nginx            nginx (session): .url .port, serves Nginx.body at any path with keep-alive
     logged_nginx     nginx of this test's own that logs each request: .hits() (time, status, path)
     http_target      loadtest_supervisor.demo.target (session): .url .host .port
-    http_target_factory  http_target_factory() -> a new HttpTarget of this test's own
+    http_target_factory  http_target_factory(access_log=False) -> a HttpTarget of this test's
 """
 
 from __future__ import annotations
@@ -93,12 +93,13 @@ def http_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpTarget
 @pytest.fixture
 def http_target_factory(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[[], HttpTarget]]:
-    """Targets owned by one test (to kill, restart or overload); stopped when it ends."""
+) -> Iterator[Callable[..., HttpTarget]]:
+    """Targets owned by one test (to kill, restart or overload); stopped when it ends.
+    ``access_log=True`` makes one that logs each request's arrival."""
     targets: list[HttpTarget] = []
 
-    def start() -> HttpTarget:
-        target = HttpTarget(tmp_path_factory.mktemp("http-target-own"))
+    def start(access_log: bool = False) -> HttpTarget:
+        target = HttpTarget(tmp_path_factory.mktemp("http-target-own"), access_log=access_log)
         targets.append(target)
         return target.start()
 

@@ -7,6 +7,9 @@ models give each node ``fraction`` of the rate on the same curve in time (a ramp
 cluster's ramp, not N ramps out of phase); the closed model gives it its part of the
 users. A node that learns of a run late joins the curve where it is, owing nothing from
 before. A new plan supersedes the run in progress.
+
+Every node spawns its workers for a plan when the plan is committed, so they are up at
+the run's ``start_at``; a re-split changes a running node's rate or users in place.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import monotonic
@@ -54,21 +57,15 @@ def shares(workers: dict[str, int]) -> dict[str, dict[str, Any]]:
     }
 
 
-def node_plan(plan: TestPlan, node: str, all_shares: dict[str, dict[str, Any]]) -> TestPlan | None:
-    """The plan ``node`` runs: a closed model's users split by the shares, so that the
-    parts add up to the plan's users exactly; None when its part is no user at all."""
-    if plan.load.model != "Concurrent":
-        return plan
+def node_users(users: int, node: str, all_shares: dict[str, dict[str, Any]]) -> int:
+    """``node``'s part of a closed model's ``users``, split by the shares so that the parts
+    add up to ``users`` exactly; it may be 0 (the node sits out until a re-split)."""
     before = sum(
         s["fraction"] for s in all_shares.values() if s["index"] < all_shares[node]["index"]
     )
     upto = before + all_shares[node]["fraction"]
     # Half up, not Python's half-to-even, so the larger shares get the odd users.
-    users = int(plan.load.concurrency * upto + 0.5) - int(plan.load.concurrency * before + 0.5)
-    if users == 0:
-        return None
-    load = plan.load.model_copy(update={"concurrency": users})
-    return plan.model_copy(update={"load": load})
+    return int(users * upto + 0.5) - int(users * before + 0.5)
 
 
 # A node stops resending the final report of a run whose final document is not
@@ -81,7 +78,9 @@ class _LocalRun:
     """This node's part of a run."""
 
     run_id: str
-    share: dict[str, Any]
+    plan_sha256: str
+    plan: TestPlan
+    shares: dict[str, dict[str, Any]]
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     load: LoadRun | None = None
@@ -90,6 +89,20 @@ class _LocalRun:
     seq: int = 0
     final: NodeReport | None = None
     ended: float = 0.0  # monotonic
+    over: bool = False
+
+    def share(self, node_id: str) -> float:
+        """The node's fraction of the run now (0 once it has none)."""
+        return float(self.shares.get(node_id, {}).get("fraction", 0.0))
+
+
+@dataclass
+class _Prepared:
+    """Workers spawned for the committed plan's next run, idle until it starts."""
+
+    plan_sha256: str
+    load: LoadRun
+    task: asyncio.Task[None]  # load.prepare(), which says when it fails
 
 
 class RunKeeper:
@@ -125,13 +138,16 @@ class RunKeeper:
         self._reporting: dict[str, _LocalRun] = {}
         self._boot_id = uuid.uuid4().hex[:8]
         self._results_dir = results_dir
+        self._prepared: _Prepared | None = None
         self._proposing = False
         self._unreachable_since: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
     def on_committed(self, state: dict[str, Any]) -> None:
-        """Every node: follow the committed run. The leader: start a run for a new plan."""
+        """Every node: follow the committed run, and have workers ready for the committed
+        plan's next run. The leader: start a run for a new plan."""
         self._follow(state.get("run"), state.get("config"))
+        self._prepare(state.get("config"))
         if node_state(self._view.status) == "leader":
             asyncio.ensure_future(self._lead(state))
 
@@ -194,6 +210,8 @@ class RunKeeper:
         if self._local is not None and self._local.task is not None:
             self._local.stop.set()
             await asyncio.gather(self._local.task, return_exceptions=True)
+        if self._prepared is not None:
+            await self._prepared.load.close()
 
     # --- the leader ---
 
@@ -212,6 +230,15 @@ class RunKeeper:
         trigger = self._trigger(state, plan, run if same_plan else {})
         if trigger is None or self._proposing:
             return
+        prepared = self._prepared
+        if prepared is not None and prepared.plan_sha256 == config["sha256"]:
+            if not prepared.task.done():
+                # Every node started this plan's workers when it was committed; a start_at
+                # before they are up would open the run with a catch-up burst. This node's
+                # readiness stands for the others' (they began at the same commit).
+                await asyncio.wait([prepared.task])
+                await self._lead(self._consensus.committed())
+                return
         start_at = time.time() + self._start_lead
         record = {
             "run_id": uuid.uuid4().hex[:12],
@@ -351,7 +378,7 @@ class RunKeeper:
             duration_s=duration,
             final=final is not None,
             interrupted=final is not None and final.interrupted,
-            share=local.share["fraction"],
+            share=local.share(self._node_id),
         )
 
     def _plan(self, config: dict[str, Any]) -> TestPlan:
@@ -392,28 +419,91 @@ class RunKeeper:
         if local is not None and (not running or run["run_id"] != local.run_id or not share):
             local.stop.set()  # superseded, stopped, finished early, or no longer ours
             self._local = local = None
-        if local is not None and share is not None and share != local.share:
-            local.share = share
-            if local.load is not None:
-                local.load.set_share(share["fraction"])
-            log_event(log, "share_changed", run_id=local.run_id, share=round(share["fraction"], 4))
+        if local is not None and share is not None and run["shares"] != local.shares:
+            local.shares = run["shares"]
+            users = self._apply_share(local)
+            log_event(
+                log,
+                "share_changed",
+                run_id=local.run_id,
+                share=round(share["fraction"], 4),
+                **({"users": users} if users is not None else {}),
+            )
         if local is not None or share is None or config is None:
             return
         if config["sha256"] != run["plan_sha256"]:
             return  # the leader is about to supersede it
         if run["end_at"] <= self._leader_time():
             return  # over already (a restarted node replaying its log): nothing to join
-        self._local = _LocalRun(run["run_id"], share)
-        self._local.task = asyncio.ensure_future(self._run_local(self._local, run, config))
+        self._local = _LocalRun(
+            run["run_id"], run["plan_sha256"], self._plan(config), run["shares"]
+        )
+        self._local.task = asyncio.ensure_future(self._run_local(self._local, run))
 
-    async def _run_local(
-        self, local: _LocalRun, run: dict[str, Any], config: dict[str, Any]
-    ) -> None:
-        plan = self._plan(config)
-        mine = node_plan(plan, self._node_id, run["shares"])
-        if mine is None:
-            log_event(log, "run_no_users_here", run_id=run["run_id"])
+    def _apply_share(self, local: _LocalRun) -> int | None:
+        """Give the local run this node's share as committed, in place; returns a closed
+        model's users here (None in open models, whose share is a part of the rate)."""
+        load = local.load
+        share = local.shares[self._node_id]
+        if load is None:
+            return None  # _run_local applies it once the run has its workers
+        load.set_share(share["fraction"])
+        if not load.closed:
+            return None
+        users = node_users(local.plan.load.concurrency, self._node_id, local.shares)
+        load.set_users(users)
+        return users
+
+    def _prepare(self, config: dict[str, Any] | None) -> None:
+        """Have this node's workers for the committed plan's next run spawned and idle, so
+        that they are up at its start_at; stop those of a plan no longer committed."""
+        sha = config["sha256"] if config is not None else None
+        prepared = self._prepared
+        if prepared is not None and prepared.plan_sha256 != sha:
+            self._prepared = None
+            asyncio.ensure_future(prepared.load.close())
+        local = self._local
+        if self._prepared is not None or config is None:
             return
+        if local is not None and local.plan_sha256 == sha and not local.over:
+            return  # a run of it has them now; the next set is spawned when it is over
+        plan = self._plan(config)
+        try:
+            load = LoadRun(plan, plan.load.workers or self._workers)
+        except SetupError as exc:
+            log_event(log, "workers_not_prepared", level=logging.WARNING, error=str(exc))
+            return
+        task = asyncio.ensure_future(self._prepare_workers(load.prepare(), load, config["sha256"]))
+        self._prepared = _Prepared(config["sha256"], load, task)
+
+    async def _prepare_workers(self, ready: Awaitable[None], load: LoadRun, sha256: str) -> None:
+        try:
+            await ready
+        except SetupError as exc:
+            log_event(log, "workers_not_prepared", level=logging.WARNING, error=str(exc))
+            return
+        log_event(log, "workers_prepared", plan=sha256[:12], workers=load.worker_count)
+
+    def _take_prepared(self, local: _LocalRun) -> LoadRun:
+        """The workers prepared for this run's plan (perhaps still starting), or new ones."""
+        prepared = self._prepared
+        if prepared is not None and prepared.plan_sha256 == local.plan_sha256:
+            self._prepared = None
+            return prepared.load
+        plan = local.plan
+        return LoadRun(plan, plan.load.workers or self._workers)
+
+    async def _run_local(self, local: _LocalRun, run: dict[str, Any]) -> None:
+        try:
+            await self._run_part(local, run)
+        finally:
+            local.over = True
+            # Fresh workers for the plan's next run (an API request, a schedule's slot):
+            # spawned now, after the run, not during it, where they would take its CPU.
+            self._prepare(self._consensus.committed().get("config"))
+
+    async def _run_part(self, local: _LocalRun, run: dict[str, Any]) -> None:
+        plan = local.plan
         # Wall-clock instants from the leader, as this node's monotonic clock reads them
         # (through the measured offset between the two wall clocks).
         to_monotonic = monotonic() - self._leader_time()
@@ -422,32 +512,39 @@ class RunKeeper:
         local.window = window
         local.joined_at = max(run["start_at"], self._leader_time())
         try:
-            place = NodePlace(local.share["index"], local.share["count"])
-            workers = plan.load.workers or self._workers
-            local.load = LoadRun(mine, workers, local.share["fraction"], place)
+            local.load = self._take_prepared(local)
         except SetupError as exc:
             log_event(log, "run_cannot_start", level=logging.ERROR, error=str(exc))
             return
+        share = local.shares[self._node_id]
+        # Its place decides its ${node_index} and data rows, sent with the start.
+        local.load.node = NodePlace(share["index"], share["count"])
+        users = self._apply_share(local)
         self._view.set_totals(local.load.totals)
         self._reporting[local.run_id] = local
         log_event(
             log,
             "cluster_run_started",
             run_id=run["run_id"],
-            share=round(local.share["fraction"], 4),
+            share=round(share["fraction"], 4),
             late_s=round(window.join_at - window.start, 3),
+            **({"users": users} if users is not None else {}),
         )
-        self._tell("loadtest_run_started", run={**run, "share": local.share})
-        outcome = await local.load.run(local.stop, window)
+        self._tell("loadtest_run_started", run={**run, "share": share})
+        try:
+            outcome = await local.load.run(local.stop, window)
+        except SetupError as exc:
+            log_event(log, "run_cannot_start", level=logging.ERROR, error=str(exc))
+            return
         local.seq += 1
         local.final = self._report(local, outcome.totals, 0, final=outcome)
         local.ended = monotonic()
-        results = build_results(mine, outcome)
+        results = build_results(plan, outcome)
         results["run"] = {
             "run_id": run["run_id"],
             "state": self._how_it_ended(run["run_id"], outcome.interrupted),
-            "index": local.share["index"],
-            "count": local.share["count"],
+            "index": share["index"],
+            "count": share["count"],
         }
         self._view.set_results(results)
         write_results_json(str(self._results_dir / f"results-{run['run_id']}.json"), results)

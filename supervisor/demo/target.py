@@ -6,13 +6,18 @@ requests that are never answered.
 
     GET /               200, a small body
     GET /slow?ms=N      200 after N milliseconds
+    GET /slow/stats     {"in_flight", "answered"}: /slow requests waiting for their
+                        answer now, and answered so far (a closed model's users in
+                        flight, counted where they arrive)
     GET /status/<code>  that status
     GET /drop           the connection is closed without an answer
     GET /hang           never answered
     GET /json           {"token": "abc123", "items": [{"id": 1}, {"id": 2}]}
     ANY /echo           method, path, headers and body as JSON (and client_cn under mTLS)
 
-With --tls-cert/--tls-key it serves HTTPS; adding --client-ca makes it demand a
+With --access-log FILE it writes each request there as it arrives: its wall-clock
+time (Unix seconds) and its path, a line each (tests read when a run's first request
+came). With --tls-cert/--tls-key it serves HTTPS; adding --client-ca makes it demand a
 client certificate signed by that CA (mTLS). A client without one is turned away
 without a TLS alert (asyncio and uvloop drop the alert of a failed server-side
 handshake: python/cpython#98078), so it sees a closed connection, not a TLS error.
@@ -26,7 +31,9 @@ import json
 import signal
 import ssl
 import sys
+import time
 from http import HTTPStatus
+from typing import TextIO
 from urllib.parse import parse_qs, urlsplit
 
 import httptools
@@ -46,6 +53,10 @@ def _response(status: int, body: bytes, content_type: bytes = b"text/plain") -> 
 
 
 OK_RESPONSE = _response(200, b"ok\n")
+
+# /slow requests of every connection: waiting now, and answered since the start.
+SLOW = {"in_flight": 0, "answered": 0}
+ACCESS_LOG: list[TextIO] = []  # the --access-log file, when given
 
 
 class _TargetProtocol(asyncio.Protocol):
@@ -91,11 +102,16 @@ class _TargetProtocol(asyncio.Protocol):
             return
         parts = urlsplit(self.url.decode("latin-1"))
         path = parts.path
+        for access_log in ACCESS_LOG:
+            access_log.write(f"{time.time():.6f} {path}\n")
         if path == "/":
             transport.write(OK_RESPONSE)
         elif path == "/slow":
             ms = float(parse_qs(parts.query).get("ms", ["100"])[0])
-            asyncio.get_running_loop().call_later(ms / 1000, self._write_later, OK_RESPONSE)
+            SLOW["in_flight"] += 1
+            asyncio.get_running_loop().call_later(ms / 1000, self._answer_slow)
+        elif path == "/slow/stats":
+            transport.write(_response(200, json.dumps(SLOW).encode(), b"application/json"))
         elif path.startswith("/status/"):
             code = path.rsplit("/", 1)[1]
             status = int(code) if code.isdigit() and 100 <= int(code) <= 599 else 400
@@ -122,9 +138,11 @@ class _TargetProtocol(asyncio.Protocol):
         if not self.parser.should_keep_alive() and path not in ("/slow", "/hang"):
             transport.close()
 
-    def _write_later(self, payload: bytes) -> None:
+    def _answer_slow(self) -> None:
+        SLOW["in_flight"] -= 1
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(payload)
+            self.transport.write(OK_RESPONSE)
+            SLOW["answered"] += 1
 
 
 def _common_name(peercert: dict | None) -> str | None:
@@ -176,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--access-log", metavar="FILE", help="log each request's time and path")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="FILE", help="private key of --tls-cert")
     parser.add_argument(
@@ -189,6 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     ssl_context = (
         tls_context(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
     )
+    if args.access_log:
+        # Line-buffered: a test reads it while the server runs.
+        ACCESS_LOG.append(open(args.access_log, "a", buffering=1))  # noqa: SIM115
     # SIGTERM ends the server the same quiet way as Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from time import monotonic
 
+from loadtest_supervisor.config.load_models import rate_curve
 from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.feeder import (
     IDLE_WHY,
@@ -61,22 +63,28 @@ class RunOutcome:
 class _Worker:
     slot: int
     incarnation: int
-    connections: int
-    rate_share: float
     process: BaseProcess
     pipe: Pipe
     ready: asyncio.Future[None]
     done: asyncio.Future[None]
-    messages: int = field(default=0)
+    started: bool = field(default=False)
 
 
 class LoadRun:
-    """One run of a test plan on this machine's workers.
+    """One run of a test plan on this machine's workers, in two steps.
+
+    ``prepare()`` spawns the workers and waits until each is ready; idle, they block on
+    their pipe. ``run()`` (which prepares first if that was not done) sends them the
+    start. A cluster node prepares when a plan is committed, so that its workers are up
+    when the run's ``start_at`` comes; standalone just runs.
 
     ``share`` is this machine's part of an open model's rate (a cluster node's share;
-    1 alone); a closed model's share is in the plan's concurrency already. ``node`` is
-    this machine's place in a cluster run: its ``${node_index}`` and the slice of the
-    plan's data its workers take.
+    1 alone). ``users`` is a closed model's users on this machine (the plan's
+    concurrency alone; a cluster node's part, 0 included). Both can change during the
+    run, in place. The number of workers is fixed at ``min(workers, concurrency)`` of
+    the plan as given (a cluster node is given the whole plan, so it never has more
+    workers than the cluster has users); a closed model's users are spread over them
+    as evenly as integers allow.
     """
 
     def __init__(
@@ -85,11 +93,13 @@ class LoadRun:
         # Compile once here so bad TLS material fails before any process starts.
         compile_plan(plan)
         self.plan = plan
-        concurrency = plan.load.concurrency
-        self.worker_count = max(1, min(workers, concurrency))
-        self.connections = split(concurrency, self.worker_count)
-        self.node = node
+        self.closed = rate_curve(plan.load) is None
+        self.worker_count = max(1, min(workers, plan.load.concurrency))
         self.share = share
+        # This machine's place in a cluster run (its ``${node_index}``, its slice of the
+        # plan's data): set before run() by a node that prepared the workers earlier.
+        self.node = node
+        self.users = plan.load.concurrency if self.closed else 0
         self.totals = RunTotals()
         self.run_start = 0.0
         self.run_end = 0.0
@@ -97,27 +107,44 @@ class LoadRun:
         self._workers: dict[int, _Worker] = {}
         self._restarts_by_slot: dict[int, int] = {}
         self._stopping = False
+        self._prepared: asyncio.Future[None] | None = None
         self._ctx = multiprocessing.get_context("spawn")
 
     @property
     def elapsed(self) -> float:
         return max(0.0, min(monotonic(), self.run_end) - self.run_start) if self.run_start else 0.0
 
+    def prepare(self) -> Awaitable[None]:
+        """Spawn the workers (once, however often called); done when each is ready.
+
+        The spawn is scheduled when this returns, so a ``close()`` right after it
+        cancels the spawn (or stops the workers) instead of missing it.
+        """
+        if self._prepared is None:
+            self._prepared = asyncio.ensure_future(self._spawn_all())
+        # Shielded: a caller that stops waiting must not abort the spawn for the others.
+        return asyncio.shield(self._prepared)
+
+    async def _spawn_all(self) -> None:
+        for slot in range(self.worker_count):
+            self._spawn(slot, 0)
+        await self._wait_ready(list(self._workers.values()))
+
     async def run(self, stop: asyncio.Event, window: RunWindow | None = None) -> RunOutcome:
         """Run to the plan's duration (or ``window``) or until ``stop`` is set; always
         collects final stats."""
-        concurrency = self.plan.load.concurrency
-        for slot, connections in enumerate(self.connections):
-            self._spawn(slot, 0, connections, self.share * connections / concurrency)
         try:
+            await self.prepare()
+            # A worker that died while idle has a replacement, perhaps not ready yet.
             await self._wait_ready(list(self._workers.values()))
             if window is None:
                 start = monotonic() + START_LEAD
                 window = RunWindow(start, start + self.plan.load.duration, start)
             self.run_start, self.run_end = window.start, window.end
-            for worker in self._workers.values():
-                worker.pipe.send(("start", self.run_start, self.run_end, window.join_at))
-            log_event(log, "run_started", workers=self.worker_count, connections=concurrency)
+            for worker in list(self._workers.values()):
+                self._start(worker, window.join_at)
+            connections = self.users if self.closed else self.plan.load.concurrency
+            log_event(log, "run_started", workers=self.worker_count, connections=connections)
             self._log_idle_workers()
             stop_wait = asyncio.ensure_future(stop.wait())
             await asyncio.wait([stop_wait], timeout=self.run_end - monotonic())
@@ -133,18 +160,54 @@ class LoadRun:
         log_event(log, "run_finished", duration_s=round(duration, 3), interrupted=interrupted)
         return RunOutcome(self.totals, duration, self.restarts, interrupted)
 
+    async def close(self) -> None:
+        """Stop workers prepared for a run that is not going to happen (the plan changed)."""
+        self._stopping = True
+        await self._finish_all()
+        self._reap()
+        if self._prepared is not None:
+            self._prepared.cancel()  # its workers are gone: it would wait for nothing
+            await asyncio.gather(self._prepared, return_exceptions=True)
+
     def set_share(self, share: float) -> None:
         """Change this machine's part of an open model's rate, in place: the workers keep
         running and their connections stay open."""
-        concurrency = self.plan.load.concurrency
         self.share = share
+        if self.closed:
+            return
         for worker in self._workers.values():
-            worker.rate_share = share * worker.connections / concurrency
-            if not worker.done.done():
-                try:
-                    worker.pipe.send(("share", worker.rate_share))
-                except OSError:
-                    pass  # dead: its replacement starts with the new share
+            if worker.started:
+                _send(worker, ("share", self._rate_share(worker.slot)))
+
+    def set_users(self, users: int) -> None:
+        """Change a closed model's users on this machine, in place: each worker starts or
+        removes users; a removed user's request in flight is answered and counted."""
+        before = split(self.users, self.worker_count)
+        self.users = users
+        after = split(users, self.worker_count)
+        for worker in self._workers.values():
+            if worker.started and after[worker.slot] != before[worker.slot]:
+                _send(worker, ("users", after[worker.slot]))
+
+    def _connections(self, slot: int) -> int:
+        """A worker's connections: its part of a closed model's users, or of an open
+        model's connection pool (the plan's concurrency)."""
+        total = self.users if self.closed else self.plan.load.concurrency
+        return split(total, self.worker_count)[slot]
+
+    def _rate_share(self, slot: int) -> float:
+        concurrency = self.plan.load.concurrency
+        return self.share * split(concurrency, self.worker_count)[slot] / concurrency
+
+    def _start(self, worker: _Worker, resume_at: float) -> None:
+        """Send ``worker`` (ready) the run's start with its current part, once."""
+        if worker.started or worker.done.done():
+            return
+        worker.started = True
+        slot = worker.slot
+        start = ("start", self.run_start, self.run_end, resume_at)
+        part = (self._connections(slot), self._rate_share(slot), self._place(slot))
+        _send(worker, (*start, *part))
 
     def _place(self, slot: int) -> FeedPlace:
         return FeedPlace(self.node, slot, self.worker_count)
@@ -154,27 +217,21 @@ class LoadRun:
         if idle:
             log_event(log, "data_workers_idle", level=logging.WARNING, idle=idle, why=IDLE_WHY)
 
-    def _spawn(self, slot: int, incarnation: int, connections: int, rate_share: float) -> _Worker:
+    def _spawn(self, slot: int, incarnation: int) -> _Worker:
         loop = asyncio.get_running_loop()
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=worker_main,
-            args=(child, slot, incarnation, self.plan, connections, rate_share, self._place(slot)),
+            args=(child, slot, incarnation, self.plan),
             name=f"loadtest-worker-{slot}",
             daemon=True,
         )
         process.start()
-        # Our copy of the child's end must go, or its death would never read as EOF.
+        # Our copy of the child's end must go, or our death would never read as EOF
+        # there, nor the child's here.
         child.close()
         worker = _Worker(
-            slot,
-            incarnation,
-            connections,
-            rate_share,
-            process,
-            parent,
-            loop.create_future(),
-            loop.create_future(),
+            slot, incarnation, process, parent, loop.create_future(), loop.create_future()
         )
         self._workers[slot] = worker
         loop.add_reader(parent.fileno(), self._on_readable, worker)
@@ -232,9 +289,7 @@ class LoadRun:
             return
         self._restarts_by_slot[worker.slot] = count + 1
         self.restarts += 1
-        replacement = self._spawn(
-            worker.slot, worker.incarnation + 1, worker.connections, worker.rate_share
-        )
+        replacement = self._spawn(worker.slot, worker.incarnation + 1)
         asyncio.ensure_future(self._start_replacement(replacement, died_at=monotonic()))
 
     async def _start_replacement(self, worker: _Worker, died_at: float) -> None:
@@ -248,17 +303,14 @@ class LoadRun:
         except SetupError as exc:
             log_event(log, "worker_restart_failed", slot=worker.slot, error=str(exc))
             return
-        if not self._stopping:
-            worker.pipe.send(("start", self.run_start, self.run_end, died_at))
-            log_event(log, "worker_restarted", slot=worker.slot, incarnation=worker.incarnation)
+        log_event(log, "worker_restarted", slot=worker.slot, incarnation=worker.incarnation)
+        if self.run_start and not self._stopping:
+            self._start(worker, died_at)  # before the run, run() starts it
 
     async def _finish_all(self) -> None:
         live = [w for w in self._workers.values() if not w.done.done()]
         for worker in live:
-            try:
-                worker.pipe.send(("stop",))
-            except OSError:
-                pass  # already gone: its EOF is being handled
+            _send(worker, ("stop",))
         if live:
             await asyncio.wait([w.done for w in live], timeout=STOP_GRACE + 3)
 
@@ -272,6 +324,13 @@ class LoadRun:
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
+
+
+def _send(worker: _Worker, message: tuple[object, ...]) -> None:
+    try:
+        worker.pipe.send(message)
+    except OSError:
+        pass  # dead: its EOF is being handled, and a replacement starts with the news
 
 
 def _settle(future: asyncio.Future[None], error: Exception | None = None) -> None:

@@ -2,19 +2,26 @@
 
 The supervisor talks to a worker over a pipe:
 
-    supervisor -> worker   ("start", run_start, run_end, resume_at)  monotonic instants;
-                           a replacement worker owes the schedule's arrivals from
-                           resume_at (its predecessor's death) on
-                           ("share", rate_share)          its part of the rate from now on
-                                                          (a cluster re-split): in place
-                           ("stop",)                      finish now
-    worker -> supervisor   {"type": "ready"}              compiled, connected to nothing yet
-                           {"type": "snapshot", ...}      about once a second, cumulative
-                           {"type": "final", ...}         last snapshot, then exit
-                           {"type": "error", "message"}   could not start
+    supervisor -> worker
+      ("start", run_start, run_end, resume_at, connections, rate_share, place)
+          monotonic instants, then this worker's connections (a closed model's users),
+          its part of an open model's rate and its FeedPlace (its node's place in the
+          run, and so its data rows); a replacement worker owes the schedule's arrivals
+          from resume_at (its predecessor's death) on
+      ("share", rate_share)   its part of the rate from now on (a re-split), in place
+      ("users", n)            a closed model's users from now on, in place: new users
+                              start, removed ones finish the request in flight and stop
+      ("stop",)               finish now
+    worker -> supervisor
+      {"type": "ready"}              compiled, connected to nothing yet
+      {"type": "snapshot", ...}      about once a second, cumulative
+      {"type": "final", ...}         last snapshot, then exit
+      {"type": "error", "message"}   could not start
 
-A worker whose pipe closes (its supervisor died) stops at once, so no orphan
-keeps loading a target.
+A worker is spawned before its run is known (a cluster node prepares its workers when a
+plan is committed), so what it runs with arrives in "start". Until then it waits on its
+pipe, using no CPU. A worker whose pipe closes (its supervisor died, kill -9 included)
+stops at once, started or not, so no orphan keeps loading a target or lingers idle.
 """
 
 from __future__ import annotations
@@ -28,9 +35,9 @@ from time import monotonic
 from typing import Any
 
 from loadtest_supervisor.config.load_models import RateCurve, rate_curve
-from loadtest_supervisor.config.models import TestPlan
+from loadtest_supervisor.config.models import DataSettings, TestPlan
 from loadtest_supervisor.engine.checks import CheckFailed, decode_json_if
-from loadtest_supervisor.engine.feeder import Feed, FeedPlace
+from loadtest_supervisor.engine.feeder import Feed
 from loadtest_supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
 from loadtest_supervisor.engine.scenario import (
     CompiledPlan,
@@ -42,9 +49,7 @@ from loadtest_supervisor.engine.scenario import (
 from loadtest_supervisor.event_loop import run_loop
 from loadtest_supervisor.metrics.stats import Stats
 
-# A cluster node forwards its workers' snapshots to the leader: a short interval here
-# keeps what a dying node loses near one CLUSTER_METRICS_INTERVAL, at ~1 ms of CPU a go.
-SNAPSHOT_INTERVAL = 0.25
+SNAPSHOT_INTERVAL = 1.0
 # Requests still in flight when the run ends get this long to finish and count.
 STOP_GRACE = 2.0
 # Open models queue arrivals that find every connection busy; past this many the
@@ -60,18 +65,21 @@ class LoadWorker:
         slot: int,
         incarnation: int,
         plan: CompiledPlan,
-        connections: int,
         curve: RateCurve | None,
-        rate_share: float,
-        feed: Feed,
+        data: DataSettings | None,
     ) -> None:
         self.pipe = pipe
         self.slot = slot
         self.incarnation = incarnation
         self.plan = plan
         self.curve = curve
-        self.rate_share = rate_share
-        self.feed = feed
+        # Both arrive with "start" (and may change during the run).
+        self.rate_share = 0.0
+        self.users_wanted = 0
+        # The plan's data rows; which of them are this worker's arrives with "start"
+        # too (its node's place in the run).
+        self._data = data
+        self.feed: Feed | None = None
         self.running = False
         self.total = Stats()
         steps = [step for s in plan.scenarios for step in s.steps]
@@ -80,14 +88,18 @@ class LoadWorker:
             {steps[0].key: self.total} if len(steps) == 1 else {step.key: Stats() for step in steps}
         )
         self.dropped = 0
-        want_headers = plan.needs_headers
-        want_bodies = any(step.needs_body for step in steps)
-        heads = any(step.is_head for step in steps)
-        keep_alive = all(step.request.keep_alive for step in steps)
-        self.connections = [
-            Connection(plan.endpoint, want_headers, want_bodies, heads, keep_alive)
-            for _ in range(connections)
-        ]
+        self._connection_options = (
+            plan.needs_headers,
+            any(step.needs_body for step in steps),
+            any(step.is_head for step in steps),
+            all(step.request.keep_alive for step in steps),
+        )
+        self.connections: list[Connection] = []
+        # Closed model: the users looping now, and the tasks of every user still going
+        # (removed ones finish their request in flight, and it counts).
+        self._users: list[_User | _ClosedLoop] = []
+        self._user_tasks: set[asyncio.Task[None]] = set()
+        self._closed_step: Step | None = None
         self._backlog: deque[float] = deque()
         self._idle: deque[asyncio.Future[float | None]] = deque()
         self._control: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
@@ -99,8 +111,19 @@ class LoadWorker:
         except (EOFError, OSError):
             message = ("stop",)
             asyncio.get_running_loop().remove_reader(self.pipe.fileno())
-        if message[0] == "share":
+        kind = message[0]
+        # What to run with is taken here, in pipe order, not when run() gets to the
+        # start: a re-split sent just after the start must not be undone by it.
+        if kind == "start":
+            self.users_wanted, self.rate_share = message[4], message[5]
+            self.feed = Feed(self._data, message[6])
+        elif kind == "share":
             self.rate_share = message[1]  # the ticker reads it at its next tick
+            return
+        elif kind == "users":
+            self.users_wanted = message[1]
+            if self.running:
+                self._resize_users()
             return
         self._control.put_nowait(message)
 
@@ -132,7 +155,7 @@ class LoadWorker:
         if message[0] != "start":
             self._send("final")
             return
-        _, run_start, run_end, resume_at = message
+        _, run_start, run_end, resume_at, *_ = message
         await asyncio.sleep(max(0.0, run_start - monotonic()))
         self.running = True
         sweeper_interval = min(0.1, max(0.005, self.plan.endpoint.request_timeout / 20))
@@ -140,21 +163,24 @@ class LoadWorker:
             asyncio.ensure_future(sweep_timeouts(self.connections, sweeper_interval)),
             asyncio.ensure_future(self._report()),
         ]
-        fast_step = self._callback_driven_step()
-        if self.feed.sits_out:
+        loads: list[asyncio.Task[None]] | set[asyncio.Task[None]]
+        if self.sits_out:
             loads = []  # no row of its own: any row it sent would be another worker's
-        elif fast_step is not None:
-            users = [_ClosedLoop(self, conn, fast_step) for conn in self.connections]
-            loads = [asyncio.ensure_future(user.run()) for user in users]
         elif self.curve is None:
-            loads = [asyncio.ensure_future(self._closed_user(c)) for c in self.connections]
+            self._closed_step = self._callback_driven_step()
+            self._resize_users()
+            loads = self._user_tasks
         else:
+            # Into the list the sweeper already holds.
+            self.connections.extend(self._connection() for _ in range(self.users_wanted))
             loads = [asyncio.ensure_future(self._open_runner(c)) for c in self.connections]
             background.append(asyncio.ensure_future(self._ticker(run_start, run_end, resume_at)))
         stop_wait = asyncio.ensure_future(self._control.get())
         await asyncio.wait([stop_wait], timeout=max(0.0, run_end - monotonic()))
         self.running = False
         stop_wait.cancel()
+        for user in self._users:
+            user.running = False
         while self._idle:
             self._idle.popleft().set_result(None)
         if loads:
@@ -163,9 +189,40 @@ class LoadWorker:
                 task.cancel()
         for task in background:
             task.cancel()
-        for conn in self.connections:
+        for conn in list(self.connections):
             conn.close()
         self._send("final")
+
+    def _connection(self) -> Connection:
+        return Connection(self.plan.endpoint, *self._connection_options)
+
+    # closed model: each user loops on a connection of its own, as fast as it is answered
+    @property
+    def sits_out(self) -> bool:
+        return self.feed is not None and self.feed.sits_out
+
+    def _resize_users(self) -> None:
+        """Start or remove users until ``users_wanted`` loop; the worker keeps running."""
+        if self.sits_out:
+            return
+        while len(self._users) < self.users_wanted:
+            conn = self._connection()
+            self.connections.append(conn)
+            step = self._closed_step
+            user = _ClosedLoop(self, conn, step) if step is not None else _User(self, conn)
+            task = asyncio.ensure_future(user.run())
+            self._user_tasks.add(task)
+            task.add_done_callback(lambda done, conn=conn: self._user_gone(done, conn))
+            self._users.append(user)
+        while len(self._users) > self.users_wanted:
+            # It stops once its request in flight is answered (and counted), so
+            # removing a user never turns a request into an error.
+            self._users.pop().running = False
+
+    def _user_gone(self, task: asyncio.Task[None], conn: Connection) -> None:
+        self._user_tasks.discard(task)
+        conn.close()
+        self.connections.remove(conn)
 
     async def _report(self) -> None:
         while self.running:
@@ -186,11 +243,6 @@ class LoadWorker:
         if step.request.static is None or step.needs_body or step.extractions or step.think_time:
             return None
         return step
-
-    # closed model: each connection is a virtual user looping as fast as it is answered
-    async def _closed_user(self, conn: Connection) -> None:
-        while self.running:
-            await self._iteration(conn, self._pick(), 0.0)
 
     # open model: a ticker owes arrivals by the rate curve; connections serve them
     async def _ticker(self, run_start: float, run_end: float, resume_at: float) -> None:
@@ -232,7 +284,7 @@ class LoadWorker:
                 intended = await waiter
                 if intended is None:
                     return
-            await self._iteration(conn, self._pick(), intended)
+            await self._iteration(conn, self._pick(), intended, self)
 
     def _pick(self) -> Scenario:
         scenarios = self.plan.scenarios
@@ -240,13 +292,17 @@ class LoadWorker:
             return scenarios[0]
         return random.choices(scenarios, cum_weights=self.plan.cumulative_weights)[0]
 
-    async def _iteration(self, conn: Connection, scenario: Scenario, intended: float) -> None:
-        """One pass through a scenario; a failed step ends the pass.
+    async def _iteration(
+        self, conn: Connection, scenario: Scenario, intended: float, owner: LoadWorker | _User
+    ) -> None:
+        """One pass through a scenario; a failed step ends the pass, and so does ``owner``
+        (the worker, or a closed-model user) no longer running once a step is answered.
 
         In open models the first step's latency counts from ``intended``, the
         instant the schedule wanted it sent, so a slow server cannot hide the
         queueing it causes (coordinated omission).
         """
+        assert self.feed is not None  # set by "start", before any pass
         variables = self.feed.next_variables()
         for step in scenario.steps:
             stats = self.step_stats[step.key]
@@ -275,10 +331,12 @@ class LoadWorker:
                 except CheckFailed:
                     error = "assertion"
             self._record(stats, status, latency, error)
-            if error is not None or not self.running:
+            if error is not None or not owner.running:
                 return
             if step.think_time:
                 await asyncio.sleep(step.think_time)
+                if not owner.running:
+                    return
 
     def _record(self, stats: Stats, status: int, latency_us: int, error: str | None) -> None:
         if stats is not self.total:
@@ -295,6 +353,24 @@ def status_error(status: int, expected: frozenset[int] | None) -> str | None:
     return None
 
 
+class _User:
+    """A closed-model virtual user looping its scenario on a connection of its own.
+
+    Removed (``running`` False), it finishes the step in flight, which counts as any
+    other, and stops: a re-split never cuts a request off.
+    """
+
+    def __init__(self, worker: LoadWorker, conn: Connection) -> None:
+        self.worker = worker
+        self.conn = conn
+        self.running = True
+
+    async def run(self) -> None:
+        worker = self.worker
+        while self.running:
+            await worker._iteration(self.conn, worker._pick(), 0.0, self)
+
+
 class _ClosedLoop:
     """A closed-model virtual user for a one-step static plan, run from callbacks.
 
@@ -303,7 +379,8 @@ class _ClosedLoop:
     costs a Future, a coroutine and a task wake-up through the event loop per
     request, which measured as most of the engine's Python time per request.
     Connecting, reconnecting after a failure and stopping go through ``run()``,
-    a task that sleeps while the callbacks keep the connection busy.
+    a task that sleeps while the callbacks keep the connection busy. Removed
+    (``running`` False), the user records the answer in flight and stops.
     """
 
     def __init__(self, worker: LoadWorker, conn: Connection, step: Step) -> None:
@@ -315,12 +392,13 @@ class _ClosedLoop:
         # One step: its stats are the worker's total (see LoadWorker.step_stats).
         self.record = worker.total.record
         self.start = 0.0
+        self.running = True
         self._stopped: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        worker, conn = self.worker, self.conn
-        while worker.running:
+        conn = self.conn
+        while self.running:
             # As in _iteration, a request's latency includes opening its connection.
             self.start = monotonic()
             if not conn.ready:
@@ -341,7 +419,7 @@ class _ClosedLoop:
             self.record(status, int((now - self.start) * 1e6), kind)
             conn = self.conn
             # conn.ready, without a property call per request
-            if self.worker.running and conn.transport is not None:
+            if self.running and conn.transport is not None:
                 # The next request starts the moment this answer is in.
                 self.start = now
                 conn.send(self.payload, self._on_done, False, self.head)
@@ -361,9 +439,6 @@ def worker_main(
     slot: int,
     incarnation: int,
     plan: TestPlan,
-    connections: int,
-    rate_share: float,
-    place: FeedPlace,
 ) -> None:
     """Entry point of a spawned worker process."""
     # Ctrl-C reaches the whole process group; the supervisor decides when we stop.
@@ -373,14 +448,5 @@ def worker_main(
     except SetupError as exc:
         pipe.send({"type": "error", "message": str(exc)})
         return
-    worker = LoadWorker(
-        pipe,
-        slot,
-        incarnation,
-        compiled,
-        connections,
-        rate_curve(plan.load),
-        rate_share,
-        Feed(plan.data, place),
-    )
+    worker = LoadWorker(pipe, slot, incarnation, compiled, rate_curve(plan.load), plan.data)
     run_loop(worker.run())

@@ -5,29 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.engine.cli import start_cli
-from tests.support import wait_for
-
-
-def _worker_pids(supervisor_pid: int) -> list[int]:
-    """Children of the supervisor that are load workers (spawned by multiprocessing)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == supervisor_pid and b"multiprocessing.spawn" in cmdline:
-            found.append(int(entry.name))
-    return sorted(found)
+from tests.support import wait_for, worker_pids
 
 
 def test_killed_worker_is_restarted_and_its_counts_kept(http_target, tmp_path) -> None:
@@ -40,14 +22,14 @@ def test_killed_worker_is_restarted_and_its_counts_kept(http_target, tmp_path) -
     }
     with start_cli(["--workers", "2"], env, tmp_path=tmp_path) as cli:
         workers = wait_for(
-            lambda: len(_worker_pids(cli.pid)) == 2 and _worker_pids(cli.pid),
+            lambda: len(worker_pids(cli.pid)) == 2 and worker_pids(cli.pid),
             timeout=20,
             what="two workers",
         )
         time.sleep(2.0)  # let the victim count ~1.5 s of requests first
         os.kill(workers[0], signal.SIGKILL)
         replaced = wait_for(
-            lambda: workers[0] not in (pids := _worker_pids(cli.pid)) and len(pids) == 2 and pids,
+            lambda: workers[0] not in (pids := worker_pids(cli.pid)) and len(pids) == 2 and pids,
             timeout=20,
             what="a replacement worker",
         )
@@ -86,4 +68,4 @@ def test_signal_stops_cleanly_with_summary(http_target, tmp_path, sig, group) ->
     assert results["requests_total"] == pytest.approx(300 * results["duration_s"], rel=0.1)
     assert results["errors_total"] == 0
     assert "requests in" in proc.stdout  # the summary's headline
-    assert not _worker_pids(cli.pid)
+    assert not worker_pids(cli.pid)

@@ -12,14 +12,17 @@ from tests.support import LOOPBACK, ManagedProcess, free_port, port_accepts
 class HttpTarget:
     """`python -m loadtest_supervisor.demo.target` on a free loopback port.
 
-    Serves / (200), /slow?ms=N, /status/<code>, /drop, /hang, /json and /echo.
+    Serves / (200), /slow?ms=N, /slow/stats, /status/<code>, /drop, /hang, /json and
+    /echo. With ``access_log``, each request's arrival time and path (``requests()``).
     A separate process, not a thread in the test, so a test that saturates it
     or leaves /hang connections open never slows the test process itself.
     """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, access_log: bool = False) -> None:
         self.workdir = workdir
         self.port = free_port()
+        self.access_log = workdir / "access.log"
+        logging = ["--access-log", str(self.access_log)] if access_log else []
         self._process = ManagedProcess(
             "http_target",
             [
@@ -30,6 +33,7 @@ class HttpTarget:
                 LOOPBACK,
                 "--port",
                 str(self.port),
+                *logging,
             ],
             log_path=workdir / "http_target.log",
             cwd=workdir,
@@ -43,6 +47,13 @@ class HttpTarget:
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
+
+    def requests(self) -> list[tuple[float, str]]:
+        """Each request so far: its arrival (Unix time) and path (needs ``access_log``)."""
+        if not self.access_log.exists():
+            return []
+        lines = (line.split(" ", 1) for line in self.access_log.read_text().splitlines())
+        return [(float(at), path) for at, path in lines]
 
     def start(self, timeout: float = 30.0) -> HttpTarget:
         self._process.start()

@@ -2,7 +2,8 @@
 
     polling      wait_for (poll until truthy), eventually (the same from a coroutine)
     ports        LOOPBACK, free_port (on one or several loopback hosts), port_accepts
-    processes    ManagedProcess (own process group, output in files), ServiceError, pid_alive
+    processes    ManagedProcess (own process group, output in files), ServiceError,
+                 pid_alive, worker_pids (a supervisor's load workers)
     leadership   agreed_leader / health_agreement, assert_one_leader_per_term
 
 The services built on these (Consul, nginx, fake GCS, ...) are in tests/services.
@@ -17,7 +18,7 @@ from tests.support.leadership import (
 )
 from tests.support.polling import WaitTimeout, eventually, wait_for
 from tests.support.ports import LOOPBACK, free_port, port_accepts
-from tests.support.processes import ManagedProcess, ServiceError, pid_alive
+from tests.support.processes import ManagedProcess, ServiceError, pid_alive, worker_pids
 
 __all__ = [
     "LOOPBACK",
@@ -34,4 +35,5 @@ __all__ = [
     "pid_alive",
     "port_accepts",
     "wait_for",
+    "worker_pids",
 ]

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest_supervisor.cluster.run_keeper import node_plan, shares
-from loadtest_supervisor.config.loading import load_plan_text
-
-PLAN = "target: {url: 'http://127.0.0.1:9/'}\nload: {model: %s, concurrency: %d}\n"
+from loadtest_supervisor.cluster.run_keeper import node_users, shares
 
 
 def test_shares_follow_the_workers_in_a_stable_order() -> None:
@@ -19,17 +16,18 @@ def test_shares_follow_the_workers_in_a_stable_order() -> None:
 
 @pytest.mark.parametrize("users", [1, 2, 7, 10, 101])
 def test_closed_model_users_add_up_to_the_plan_exactly(users: int) -> None:
-    plan = load_plan_text(PLAN % ("Concurrent", users), "test")
     parts = shares({"a": 3, "b": 1, "c": 2})
-    mine = {node: node_plan(plan, node, parts) for node in parts}
-    given = {node: p.load.concurrency if p else 0 for node, p in mine.items()}
+    given = {node: node_users(users, node, parts) for node in parts}
     assert sum(given.values()) == users
-    assert all(p is None or p.load.concurrency > 0 for p in mine.values())
+    assert all(n >= 0 for n in given.values())
     assert given["a"] >= given["c"] >= given["b"]
 
 
-def test_open_models_keep_the_plan_and_split_the_rate_by_fraction() -> None:
-    plan = load_plan_text(
-        "target: {url: 'http://127.0.0.1:9/'}\nload: {model: Rps, target_rps: 90}\n", "test"
-    )
-    assert node_plan(plan, "a", shares({"a": 1, "b": 2})) is plan
+@pytest.mark.parametrize("users", [1, 2, 7, 10, 101])
+def test_a_re_split_still_adds_up_and_a_node_may_sit_out(users: int) -> None:
+    """A member lost or joined: the parts of the new shares add up again."""
+    for members in ({"a": 1, "b": 1}, {"a": 1, "b": 1, "c": 1, "d": 1}):
+        parts = shares(members)
+        assert sum(node_users(users, node, parts) for node in parts) == users
+    three = shares({"a": 1, "b": 1, "c": 1})
+    assert sorted(node_users(1, node, three) for node in three) == [0, 0, 1]
