@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loadtest-supervisor",
         description="Run an HTTP load test on this machine, or as a node of a cluster "
-        "(CLUSTER_ENABLED=true). Settings come from --config YAML and environment variables.",
+        "(CLUSTER_ENABLED=true). Settings come from --config YAML and environment variables. "
+        "'loadtest-supervisor submit|status --cluster URL ...' talks to a running cluster.",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML test plan (and cluster: settings)")
     parser.add_argument(
@@ -56,9 +57,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands a person runs against a cluster's HTTP API; without one, this machine runs.
+CLIENT_COMMANDS = ("submit", "status")
+
+
+def build_client_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loadtest-supervisor",
+        description="Talk to a running cluster through any node's HTTP API.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    submit = commands.add_parser(
+        "submit", help="submit a plan; with --wait, follow its run to the cluster's verdict"
+    )
+    submit.add_argument("plan", metavar="PLAN.yaml", help="the test plan")
+    submit.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the run and exit as a standalone run would (0 passed, 1 failed)",
+    )
+    submit.add_argument("--out", metavar="FILE", help="with --wait: write the results as JSON")
+    status = commands.add_parser("status", help="the cluster, its plan and its run")
+    status.add_argument("--watch", action="store_true", help="follow the run in progress")
+    for command in (submit, status):
+        command.add_argument(
+            "--cluster",
+            required=True,
+            metavar="URL[,URL...]",
+            help="a node's HTTP API (CLUSTER_HEALTH_ADDR), e.g. http://10.0.0.5:8080; "
+            "give several to go on if one dies",
+        )
+        command.add_argument(
+            "--token",
+            default=os.environ.get("CLUSTER_API_TOKEN"),
+            help="the cluster's API token (default: CLUSTER_API_TOKEN)",
+        )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in CLIENT_COMMANDS:
+        sys.exit(run_client(build_client_parser().parse_args(argv)))
     args = build_parser().parse_args(argv)
     sys.exit(run(args))
+
+
+def run_client(args: argparse.Namespace) -> int:
+    """``submit`` or ``status``: a client of a cluster, never a node of it."""
+    from rich.console import Console
+
+    from loadtest_supervisor.client.cluster_api import ApiError, ClusterApi
+    from loadtest_supervisor.client.status import status
+    from loadtest_supervisor.client.submit import submit
+
+    console = Console()
+    try:
+        api = ClusterApi(args.cluster, args.token)
+    except ApiError as exc:
+        print(f"loadtest-supervisor {args.command}: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
+    try:
+        if args.command == "submit":
+            if args.out and not args.wait:
+                print("loadtest-supervisor submit: --out needs --wait", file=sys.stderr)
+                return ExitCode.CONFIG
+            return submit(api, args.plan, args.wait, args.out, console)
+        return status(api, args.watch, console)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
 
 
 def _plugin_settings() -> list[PluginSettings]:

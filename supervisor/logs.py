@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import traceback
 from typing import Any
 
 _context: dict[str, Any] = {}
@@ -40,6 +41,14 @@ class LogfmtFormatter(logging.Formatter):
             **_context,
             **getattr(record, "fields", {"msg": record.getMessage()}),
         }
+        if record.exc_info and record.exc_info[1] is not None:
+            # A library's logged exception (uvicorn's "Exception in ASGI application"),
+            # kept on its one line: what failed, and where in our code or theirs.
+            exc = record.exc_info[1]
+            fields["error"] = repr(exc)
+            frames = traceback.extract_tb(exc.__traceback__)
+            if frames:
+                fields["at"] = f"{frames[-1].filename}:{frames[-1].lineno}"
         return " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
 
 

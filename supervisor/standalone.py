@@ -21,7 +21,7 @@ from loadtest_supervisor.engine.scenario import SetupError
 from loadtest_supervisor.event_loop import run_loop
 from loadtest_supervisor.exit_codes import ExitCode, verdict
 from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
-from loadtest_supervisor.live.progress import ProgressLine
+from loadtest_supervisor.live.progress import LiveFigures, ProgressLine
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.results.document import build_results
 from loadtest_supervisor.results.json_file import write_results_json
@@ -55,7 +55,7 @@ async def _show_progress(progress: ProgressLine, run: LoadRun) -> None:
     while True:
         await asyncio.sleep(1.0)
         if run.run_start:
-            progress.update(run.elapsed, run.totals.total())
+            progress.update(run.elapsed, LiveFigures.of(run.totals.total()))
 
 
 async def _run(settings: Settings, out_path: str | None) -> int:
@@ -87,7 +87,7 @@ async def _run(settings: Settings, out_path: str | None) -> int:
         ticker.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    progress.update(outcome.duration_s, outcome.totals.total())
+    progress.update(outcome.duration_s, LiveFigures.of(outcome.totals.total()))
     progress.stop()
 
     results = build_results(plan, outcome)

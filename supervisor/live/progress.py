@@ -6,6 +6,9 @@ pipes) a plain line is printed at most every ``PLAIN_INTERVAL_S`` so logs stay s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
@@ -21,6 +24,35 @@ def _clock(seconds: float, with_hours: bool) -> str:
         hours, minutes = divmod(minutes, 60)
         return f"{hours:02d}:{minutes:02d}:{secs:02d}"
     return f"{minutes:02d}:{secs:02d}"
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    """What the line shows: cumulative counts, latency so far, and a note."""
+
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    note: str = ""
+
+    @classmethod
+    def of(cls, totals: MergedStats) -> LiveFigures:
+        """A run's merged totals on this machine."""
+        latency = totals.latency_ms()
+        return cls(totals.requests, totals.errors_total, latency["p50"], latency["p99"])
+
+    @classmethod
+    def of_results(cls, document: dict[str, Any]) -> LiveFigures:
+        """A cluster's results document, with its live nodes."""
+        run = document["run"]
+        return cls(
+            document["requests_total"],
+            document["errors_total"],
+            document["latency_ms"]["p50"],
+            document["latency_ms"]["p99"],
+            f"nodes {run['nodes_live']}/{run['nodes_total']}  {run['state']}",
+        )
 
 
 class ProgressLine:
@@ -42,7 +74,7 @@ class ProgressLine:
             self._live = Live(console=self._console, auto_refresh=False, transient=False)
             self._live.start()
 
-    def update(self, elapsed_s: float, totals: MergedStats) -> None:
+    def update(self, elapsed_s: float, totals: LiveFigures) -> None:
         """Show cumulative ``totals`` at ``elapsed_s``; call about once a second."""
         interval = elapsed_s - self._last_elapsed
         if interval > 0:
@@ -69,17 +101,11 @@ class ProgressLine:
         self._printed_at = elapsed_s
         self._line_printed = True
 
-    def _format(self, elapsed_s: float, totals: MergedStats) -> str:
-        hist = totals.histogram
-        if hist.get_total_count():
-            # One pass over the histogram for both percentiles keeps this cheap.
-            at = hist.get_percentile_to_value_dict([50, 99])
-            p50, p99 = at[50] / 1000, at[99] / 1000
-        else:
-            p50 = p99 = 0.0
-        error_pct = totals.errors_total / totals.requests * 100 if totals.requests else 0.0
+    def _format(self, elapsed_s: float, totals: LiveFigures) -> str:
+        error_pct = totals.errors / totals.requests * 100 if totals.requests else 0.0
         clock = f"{_clock(elapsed_s, self._with_hours)}/{_clock(self._total_s, self._with_hours)}"
-        return (
+        line = (
             f"{clock}  {totals.requests:,} requests  {self._rate:,.1f} req/s"
-            f"  errors {error_pct:.2f}%  p50 {p50:,.2f} ms  p99 {p99:,.2f} ms"
+            f"  errors {error_pct:.2f}%  p50 {totals.p50_ms:,.2f} ms  p99 {totals.p99_ms:,.2f} ms"
         )
+        return f"{line}  {totals.note}" if totals.note else line

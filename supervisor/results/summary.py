@@ -1,7 +1,9 @@
-"""The summary printed at the end of a run: a results document (``build_results``) as tables."""
+"""The summary printed at the end of a run: a results document (``build_results``, or a
+cluster's, which adds its nodes) as tables."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -89,6 +91,27 @@ def _steps_table(steps: dict[str, Any]) -> Table:
     return table
 
 
+def _nodes_table(nodes: dict[str, Any]) -> Table:
+    table = Table(title="Nodes", title_justify="left")
+    table.add_column("node")
+    table.add_column("state")
+    for label in ("share", "requests", "req/s", "errors", "p50", "p99", "late"):
+        table.add_column(label, justify="right")
+    for node_id, node in nodes.items():
+        table.add_row(
+            node_id,
+            node["state"],
+            _pct(node["share"]),
+            f"{node['requests_total']:,}",
+            f"{node['rps']:,.2f}",
+            f"{node['errors_total']:,} ({_pct(node['error_rate'])})",
+            _latency_cell(node["latency_ms"], "p50"),
+            _latency_cell(node["latency_ms"], "p99"),
+            f"{node['late_s']:,.1f} s" if node["late_s"] else "–",
+        )
+    return table
+
+
 def _thresholds_table(thresholds: list[dict[str, Any]]) -> Table:
     table = Table(title="Thresholds", title_justify="left")
     table.add_column("threshold")
@@ -96,7 +119,8 @@ def _thresholds_table(thresholds: list[dict[str, Any]]) -> Table:
     table.add_column("result")
     for t in thresholds:
         verdict = "[green]PASS[/]" if t["passed"] else "[red]FAIL[/]"
-        table.add_row(t["threshold"], f"{t['actual']:,.3f}", verdict)
+        actual = "–" if t["actual"] is None else f"{t['actual']:,.3f}"
+        table.add_row(t["threshold"], actual, verdict)
     return table
 
 
@@ -113,6 +137,9 @@ def print_summary(console: Console, results: dict[str, Any]) -> None:
         )
     if results.get("worker_restarts"):
         notes.append(f"{results['worker_restarts']:,} worker restarts")
+    for lost in results.get("nodes_lost", ()):
+        at = datetime.fromtimestamp(lost["at"], UTC).strftime("%H:%M:%S")
+        notes.append(f"[yellow]node {lost['node_id']} lost at {at} UTC[/] (its last report kept)")
     for note in notes:
         console.print(f"  {note}")
     console.print(_errors_table(results))
@@ -121,6 +148,8 @@ def print_summary(console: Console, results: dict[str, Any]) -> None:
     # Steps exist only for scenario runs; a plain single-URL run leaves them empty.
     if results.get("steps"):
         console.print(_steps_table(results["steps"]))
+    if results.get("nodes"):
+        console.print(_nodes_table(results["nodes"]))
     if results.get("thresholds"):
         console.print(_thresholds_table(results["thresholds"]))
     for reason in results["failures"]:

@@ -58,8 +58,10 @@ class ThresholdResult:
     passed: bool
 
     def as_dict(self) -> dict[str, Any]:
-        """The form the results document and the summary table use."""
-        return {"threshold": self.threshold.text, "actual": self.actual, "passed": self.passed}
+        """The form the results document and the summary table use; ``actual`` is None
+        (JSON null: JSON has no NaN) when the run gives no value to compare."""
+        actual = None if math.isnan(self.actual) else self.actual
+        return {"threshold": self.threshold.text, "actual": actual, "passed": self.passed}
 
 
 def threshold_problem(text: object) -> str | Threshold:

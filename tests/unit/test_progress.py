@@ -3,7 +3,7 @@ import io
 import pytest
 from rich.console import Console
 
-from loadtest_supervisor.live.progress import ProgressLine
+from loadtest_supervisor.live.progress import LiveFigures, ProgressLine
 from loadtest_supervisor.metrics.stats import MergedStats, Stats
 
 HDR = 1e-3
@@ -15,7 +15,7 @@ def merged(ok, errors=0, latency_ms=10):
         stats.record(200, latency_ms * 1000)
     for _ in range(errors):
         stats.record(503, latency_ms * 1000, "http_5xx")
-    return MergedStats.of([stats.snapshot()])
+    return LiveFigures.of(MergedStats.of([stats.snapshot()]))
 
 
 def plain_console():

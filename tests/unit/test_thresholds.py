@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -111,6 +112,8 @@ def test_a_run_without_requests_proves_no_latency_or_error_threshold() -> None:
     assert math.isnan(latency.actual) and not latency.passed
     assert math.isnan(errors.actual) and not errors.passed
     assert requests.actual == 0 and requests.passed
+    # JSON has no NaN: the document says null, and stays valid JSON.
+    assert json.loads(json.dumps(latency.as_dict(), allow_nan=False))["actual"] is None
 
 
 def test_missing_metric_fails() -> None:
