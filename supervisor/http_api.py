@@ -38,6 +38,9 @@ class NodeView(Protocol):
     def totals(self) -> RunTotals | None:
         """The current (or last) run's totals, or None before any run."""
 
+    def cluster_document(self) -> dict[str, Any] | None:
+        """The cluster's merged results, where this node merges them (the leader)."""
+
     async def results(self, scope: str, run_id: str = "") -> dict[str, Any] | None:
         """A results document, or None before there is one. ``scope`` is ``node`` (this
         node's own last finished run) or ``cluster`` (a cluster's merged results, of its
@@ -65,6 +68,9 @@ class StandaloneNode:
     def totals(self) -> RunTotals | None:
         return self._totals
 
+    def cluster_document(self) -> dict[str, Any] | None:
+        return None
+
     async def results(self, scope: str, run_id: str = "") -> dict[str, Any] | None:
         return self._results
 
@@ -77,7 +83,7 @@ class StandaloneNode:
 
 def build_app(node: NodeView, routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The read-only API of ``node``, plus ``routes`` (the cluster's mutating ones)."""
-    registry = build_registry(node.totals)
+    registry = build_registry(node.totals, node.cluster_document)
 
     # Handlers are async on purpose: sync ones would run in a thread pool and read the
     # totals while the loop thread is updating them.

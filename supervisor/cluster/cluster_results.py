@@ -80,7 +80,7 @@ def _node_entry(
     late = first.joined_at - run["start_at"]
     entry["joined_at"] = first.joined_at
     entry["late_s"] = round(late, 3) if late > LATE_AFTER_S else 0.0
-    entry["boots"] = len(reports)
+    entry["parts"] = len(reports)
     return entry
 
 

@@ -96,6 +96,11 @@ class ClusterView:
     def totals(self) -> RunTotals | None:
         return self._totals
 
+    def cluster_document(self) -> dict[str, Any] | None:
+        if node_state(self._status) != "leader":
+            return None  # a deposed leader's last merge is no longer the cluster's
+        return self.cluster_results
+
     def set_totals(self, totals: RunTotals | None) -> None:
         self._totals = totals
 

@@ -18,7 +18,7 @@ from loadtest_supervisor.cluster.wire import loadtest_pb2
 @dataclass(frozen=True)
 class NodeReport:
     node_id: str
-    boot_id: str
+    part_id: str
     run_id: str
     seq: int
     term: int
@@ -31,8 +31,9 @@ class NodeReport:
 
     @property
     def key(self) -> str:
-        """One incarnation of one node: a restarted node's counts add to its old ones."""
-        return f"{self.node_id}/{self.boot_id}"
+        """One part of one node's run: a part started again (after a restart, or back from
+        a partition) counts from zero, and adds to the earlier parts."""
+        return f"{self.node_id}/{self.part_id}"
 
     @property
     def requests(self) -> int:
@@ -46,7 +47,7 @@ def to_wire(report: NodeReport) -> loadtest_pb2.NodeSnapshot:
         run_id=report.run_id,
         term=report.term,
         seq=report.seq,
-        boot_id=report.boot_id,
+        part_id=report.part_id,
         total=_stats_to_wire(message["total"]),
         steps={name: _stats_to_wire(stats) for name, stats in message["steps"].items()},
         dropped_iterations=message["dropped"],
@@ -62,7 +63,7 @@ def to_wire(report: NodeReport) -> loadtest_pb2.NodeSnapshot:
 def from_wire(snapshot: loadtest_pb2.NodeSnapshot) -> NodeReport:
     return NodeReport(
         node_id=snapshot.node_id,
-        boot_id=snapshot.boot_id,
+        part_id=snapshot.part_id,
         run_id=snapshot.run_id,
         seq=snapshot.seq,
         term=snapshot.term,

@@ -48,9 +48,11 @@ class _RunReports:
         return True
 
     def finals_in(self) -> bool:
-        """Every node with a share sent its final report."""
-        latest = {r.node_id: r for r in self.reports.values() if r.final}
-        return all(node_id in latest for node_id in self.run["shares"])
+        """Every node with a share sent the final report of each of its parts."""
+        final: dict[str, bool] = {}
+        for report in self.reports.values():
+            final[report.node_id] = final.get(report.node_id, True) and report.final
+        return all(final.get(node_id, False) for node_id in self.run["shares"])
 
 
 class ResultsKeeper:

@@ -90,6 +90,9 @@ class _LocalRun:
     final: NodeReport | None = None
     ended: float = 0.0  # monotonic
     over: bool = False
+    # This part of the run here: a node that runs a run again (back from a partition,
+    # after a restart) runs a new part, counted besides the earlier ones.
+    part_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def share(self, node_id: str) -> float:
         """The node's fraction of the run now (0 once it has none)."""
@@ -135,8 +138,7 @@ class RunKeeper:
         self._local: _LocalRun | None = None
         # The runs this node reports to the leader: its part now, and parts that ended
         # until their final report is in the committed results.
-        self._reporting: dict[str, _LocalRun] = {}
-        self._boot_id = uuid.uuid4().hex[:8]
+        self._reporting: dict[str, _LocalRun] = {}  # by part_id
         self._results_dir = results_dir
         self._prepared: _Prepared | None = None
         self._proposing = False
@@ -346,10 +348,11 @@ class RunKeeper:
             "run_id"
         )
         found = []
-        for run_id, local in list(self._reporting.items()):
+        for part_id, local in list(self._reporting.items()):
             done = local.final is not None
-            if run_id == final_id or (done and monotonic() - local.ended > REPORT_FINAL_FOR_S):
-                del self._reporting[run_id]
+            stale = done and monotonic() - local.ended > REPORT_FINAL_FOR_S
+            if local.run_id == final_id or stale:
+                del self._reporting[part_id]
             elif done:
                 found.append(replace(local.final, term=term))
             elif local.load is not None and local.window is not None:
@@ -369,7 +372,7 @@ class RunKeeper:
         duration = max(now - local.window.join_at, 0.0) if final is None else final.duration_s
         return NodeReport(
             node_id=self._node_id,
-            boot_id=self._boot_id,
+            part_id=local.part_id,
             run_id=local.run_id,
             seq=local.seq,
             term=term,
@@ -521,7 +524,7 @@ class RunKeeper:
         local.load.node = NodePlace(share["index"], share["count"])
         users = self._apply_share(local)
         self._view.set_totals(local.load.totals)
-        self._reporting[local.run_id] = local
+        self._reporting[local.part_id] = local
         log_event(
             log,
             "cluster_run_started",
@@ -547,7 +550,9 @@ class RunKeeper:
             "count": share["count"],
         }
         self._view.set_results(results)
-        write_results_json(str(self._results_dir / f"results-{run['run_id']}.json"), results)
+        # One file per part: a node back from a partition runs a second part of the run.
+        name = f"results-{run['run_id']}-{local.part_id}.json"
+        write_results_json(str(self._results_dir / name), results)
         log_event(
             log, "cluster_run_finished", run_id=run["run_id"], requests=results["requests_total"]
         )

@@ -7,16 +7,22 @@ uses, so a scrape and the final summary always agree.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from loadtest_supervisor.metrics.run_totals import RunTotals
 from loadtest_supervisor.metrics.stats import ERROR_KINDS
 
-# (quantile label, HdrHistogram percentile): percentiles spelled out, not computed from
-# the quantile, so float rounding can never miss a dictionary key.
-QUANTILES = (("0.5", 50.0), ("0.9", 90.0), ("0.99", 99.0), ("0.999", 99.9))
+# (quantile label, results document key): spelled out, not computed from the quantile,
+# so float rounding can never miss a key.
+QUANTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.99", "p99"), ("0.999", "p999"))
 
 
 class RunTotalsCollector(Collector):
@@ -57,26 +63,71 @@ class RunTotalsCollector(Collector):
             value=run.counter("dropped"),
         )
 
-        hist = total.histogram
-        count = hist.get_total_count()
+        count = total.histogram.get_total_count()
+        latency_ms = total.latency_ms()
         latency = SummaryMetricFamily(
             "loadtest_request_latency_seconds",
             "Request latency over the current run, from merged HdrHistograms.",
             # HdrHistogram keeps no exact sum; count x mean is exact to its precision.
             count_value=count,
-            sum_value=hist.get_mean_value() * count / 1e6 if count else 0.0,
+            sum_value=latency_ms["mean"] * count / 1e3,
         )
         if count:
-            at = hist.get_percentile_to_value_dict([p for _, p in QUANTILES])
-            for quantile, percentile in QUANTILES:
-                latency.add_sample(
-                    "loadtest_request_latency_seconds", {"quantile": quantile}, at[percentile] / 1e6
-                )
+            for quantile, key in QUANTILES:
+                seconds = latency_ms[key] / 1e3
+                latency.add_sample(latency.name, {"quantile": quantile}, seconds)
         yield latency
 
 
-def build_registry(totals: Callable[[], RunTotals | None]) -> CollectorRegistry:
+class ClusterResultsCollector(Collector):
+    """The cluster's merged results on its leader: each series once for the cluster (no
+    label) and once per node (``node``), so a dashboard sums nothing itself."""
+
+    def __init__(self, document: Callable[[], dict[str, Any] | None]) -> None:
+        self._document = document
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        document = self._document()
+        if document is None:
+            return
+        parts = [({}, document)] + [({"node": n}, doc) for n, doc in document["nodes"].items()]
+        requests = CounterMetricFamily(
+            "loadtest_cluster_requests", "Requests finished in the cluster's current run."
+        )
+        errors = CounterMetricFamily(
+            "loadtest_cluster_errors", "Failed requests in the cluster's current run, by kind."
+        )
+        latency = GaugeMetricFamily(
+            "loadtest_cluster_request_latency_seconds",
+            "Request latency over the cluster's current run, from merged HdrHistograms.",
+        )
+        for labels, part in parts:
+            requests.add_sample("loadtest_cluster_requests_total", labels, part["requests_total"])
+            for kind, count in part["errors"].items():
+                errors.add_sample("loadtest_cluster_errors_total", {**labels, "kind": kind}, count)
+            if part["requests_total"]:
+                for quantile, key in QUANTILES:
+                    seconds = part["latency_ms"][key] / 1e3
+                    latency.add_sample(latency.name, {**labels, "quantile": quantile}, seconds)
+        yield requests
+        yield errors
+        yield latency
+        yield GaugeMetricFamily(
+            "loadtest_cluster_nodes_live",
+            "Nodes with a share of the cluster's current run.",
+            value=document["run"]["nodes_live"],
+        )
+
+
+def build_registry(
+    totals: Callable[[], RunTotals | None],
+    cluster: Callable[[], dict[str, Any] | None] = lambda: None,
+) -> CollectorRegistry:
     """A registry of its own, so that apps (and tests) never share the global one."""
     registry = CollectorRegistry()
     registry.register(RunTotalsCollector(totals))
+    registry.register(ClusterResultsCollector(cluster))
     return registry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -92,7 +93,7 @@ def test_the_cluster_results_are_the_exact_merge_of_every_nodes_own(
     assert final["run"]["state"] == "finished"
     # Every node keeps its own results as a file in its data dir too.
     for node in cluster.nodes:
-        files = list(node.data_dir.glob(f"*/results-{run['run_id']}.json"))
+        files = list(node.data_dir.glob(f"*/results-{run['run_id']}-*.json"))
         assert len(files) == 1, node.node_id
         assert (
             json.loads(files[0].read_text())["requests_total"]
@@ -139,3 +140,55 @@ def test_a_leader_killed_mid_run_loses_at_most_one_interval_of_its_own_samples(
     missing = served - final["requests_total"]
     assert 0 <= missing <= rate / 3 * 1.0 + 3, (served, final["requests_total"], dead)
     assert final["run"]["state"] == "finished"
+
+
+def test_a_dead_followers_last_report_stays_and_the_leader_exposes_the_cluster_on_metrics(
+    make_cluster: Callable[..., ClusterHarness], nginx: Nginx
+) -> None:
+    rate, seconds = 300, 12
+    _, leader, (victim, survivor) = three_nodes(make_cluster, **METRICS)
+    before = nginx.requests_served()
+    assert post_run(leader, rps_plan(nginx, rate, seconds), TOKEN)[0] == 200
+    run = run_of(leader)
+    wait_for(
+        lambda: time.time() > run["start_at"] + 0.4 * seconds,
+        timeout=TIMEOUT_S,
+        what="40 % of the run",
+    )
+    # The leader's /metrics: each series for the cluster (no label) and per node.
+    samples = prometheus_samples(leader, "loadtest_cluster_requests_total")
+    by_node = {labels: value for labels, value in samples.items() if labels}
+    assert len(by_node) == 3 and samples[""] == sum(by_node.values()) > 0, samples
+    assert prometheus_samples(survivor, "loadtest_cluster_requests_total") == {}
+    victim.kill9()
+
+    final = wait_for(
+        lambda: final_results(leader, run["run_id"]),
+        timeout=seconds + TIMEOUT_S,
+        what="the final cluster results",
+    )
+    served = nginx.requests_served() - before - 1
+    lost = final["nodes"][victim.node_id]
+    assert lost["state"] == "lost" and lost["requests_total"] > 0
+    assert [n["node_id"] for n in final["nodes_lost"]] == [victim.node_id]
+    assert final["nodes_lost"][0]["at"] > run["start_at"]
+    for node in (leader, survivor):
+        own = node_results(node)
+        assert own is not None
+        assert final["nodes"][node.node_id]["requests_total"] == own["requests_total"]
+    # What the victim sent after its last report (its third of the rate, for at most an
+    # interval and a worker snapshot) is all that is missing.
+    missing = served - final["requests_total"]
+    assert 0 <= missing <= rate / 3 * 1.25 + 3, (served, final["requests_total"], lost)
+
+
+def prometheus_samples(node: NodeProcess, name: str) -> dict[str, float]:
+    """Each sample of ``name`` on the node's /metrics, by its label text ("" for none)."""
+    with urllib.request.urlopen(f"http://{node.health_addr}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            labels, _, value = line[len(name) :].rpartition(" ")
+            found[labels.strip()] = float(value)
+    return found

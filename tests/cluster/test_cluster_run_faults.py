@@ -3,11 +3,13 @@ others carry its share, and it takes a share again once the partition heals."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
 from tests.cluster.api_client import TOKEN, post_run
 from tests.cluster.fault_harness import FaultHarness
+from tests.cluster.test_cluster_results import final_results
 from tests.cluster.test_cluster_run import rps_plan
 from tests.services import Nginx
 from tests.support import wait_for
@@ -69,3 +71,27 @@ def test_a_partitioned_follower_stops_after_the_grace_and_rejoins_the_run(
     assert abs(together - RATE) <= 0.05 * RATE, together
     assert cut_off.health()["run"]["run_id"] == run["run_id"]
     cluster.assert_one_leader_per_term()
+
+    # Its parts are each counted once in the cluster's results: the one cut off (resent
+    # after the heal) and the ones after (replaying the log it missed, it may start on a
+    # share that a later entry moves, then start again); nothing is counted twice.
+    before_end = nginx.requests_served()
+    final = wait_for(
+        lambda: final_results(leader, run["run_id"]),
+        timeout=SECONDS + TIMEOUT_S,
+        what="the final cluster results",
+    )
+    served = nginx.requests_served() - 1
+    parts = {
+        node.node_id: [
+            json.loads(path.read_text())["requests_total"]
+            for path in node.data_dir.glob(f"*/results-{run['run_id']}-*.json")
+        ]
+        for node in cluster.nodes
+    }
+    assert len(parts[cut_off.node_id]) >= 2, parts
+    entry = final["nodes"][cut_off.node_id]
+    assert entry["parts"] == len(parts[cut_off.node_id])
+    assert entry["requests_total"] == sum(parts[cut_off.node_id])
+    assert final["requests_total"] == sum(sum(counts) for counts in parts.values())
+    assert before_end < served and served - final["requests_total"] <= 30, (served, final)

@@ -83,7 +83,7 @@ class StatsSnapshot(_message.Message):
     def __init__(self, requests: _Optional[int] = ..., status: _Optional[_Mapping[int, int]] = ..., errors: _Optional[_Mapping[str, int]] = ..., latency: _Optional[bytes] = ...) -> None: ...
 
 class NodeSnapshot(_message.Message):
-    __slots__ = ("node_id", "run_id", "term", "seq", "boot_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share")
+    __slots__ = ("node_id", "run_id", "term", "seq", "part_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share")
     class StepsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -95,7 +95,7 @@ class NodeSnapshot(_message.Message):
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
-    BOOT_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_ID_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     DROPPED_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -109,7 +109,7 @@ class NodeSnapshot(_message.Message):
     run_id: str
     term: int
     seq: int
-    boot_id: str
+    part_id: str
     total: StatsSnapshot
     steps: _containers.MessageMap[str, StatsSnapshot]
     dropped_iterations: int
@@ -119,7 +119,7 @@ class NodeSnapshot(_message.Message):
     final: bool
     interrupted: bool
     share: float
-    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., boot_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ...) -> None: ...
+    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., part_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("accepted", "term", "leader_id", "reason")

@@ -223,7 +223,7 @@ class CoordinationServicer:
 
     def PushMetrics(self, request_iterator, context):
         """Each node streams its cumulative metrics snapshots to the leader; the latest
-        snapshot per (node_id, boot_id, run_id) wins, so a resent snapshot is harmless. The
+        snapshot per (node_id, part_id, run_id) wins, so a resent snapshot is harmless. The
         leader ends the stream with accepted=false (and its leader_id, when known) as soon
         as it is not the leader or a snapshot's term is stale.
         """
