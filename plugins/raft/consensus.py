@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 RAFT_MIN_TIMEOUT_S = 0.4
 RAFT_MAX_TIMEOUT_S = 0.8
 APPEND_ENTRIES_PERIOD_S = 0.05
+LOG_COMPACTION_MIN_TIME_S = 60
+LOG_COMPACTION_MIN_ENTRIES = 1000
 LEADER_FALLBACK_TIMEOUT_S = RAFT_MAX_TIMEOUT_S
 # pysyncobj has no pre-vote: a node that (re)starts and times out before its links
 # are up stands for election with a higher term and deposes a healthy leader. So a
@@ -118,6 +120,11 @@ class RaftConsensus:
             raftMaxTimeout=RAFT_JOIN_MAX_TIMEOUT_S,
             appendEntriesPeriod=APPEND_ENTRIES_PERIOD_S,
             leaderFallbackTimeout=LEADER_FALLBACK_TIMEOUT_S,
+            # A run commits its leader's metrics several times a second: compact (a dump
+            # of the small state) every minute or 1000 entries, not pysyncobj's 5 min or
+            # 5000, so the log stays a few MB at most.
+            logCompactionMinTime=LOG_COMPACTION_MIN_TIME_S,
+            logCompactionMinEntries=LOG_COMPACTION_MIN_ENTRIES,
         )
         transport = functools.partial(
             GrpcTransport,
