@@ -121,9 +121,12 @@ def loadtest_run_started(context: NodeContext, run: dict[str, Any]) -> None:
 
 @hookspec
 def loadtest_run_finished(context: NodeContext, run: dict[str, Any], results: dict) -> None:
-    """A run finished on this node, with this node's results document."""
+    """A run ended (ran to its end, stopped or superseded) and its final cluster results
+    were committed; told on every node once: the run record, and the cluster's final
+    results document (this node's own figures are in ``results["nodes"][node_id]``)."""
 
 
 @hookspec
 def loadtest_metrics_aggregated(context: NodeContext, results: dict[str, Any]) -> None:
-    """The leader merged the cluster's metrics (about once a second during a run)."""
+    """The leader merged the cluster's metrics (about once a second during a run, and
+    the final results); ``results`` is the cluster results document (docs/design.md §9)."""

@@ -54,6 +54,7 @@ def cluster_document(
         "elapsed_s": round(duration, 3),
         "nodes_live": len(run["shares"]),
         "nodes_total": len(by_node.keys() | run["shares"].keys()),
+        "reshared_at": run.get("reshared_at"),
         "final": final,
     }
     return judged(plan, document)

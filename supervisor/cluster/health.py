@@ -87,6 +87,9 @@ class ClusterView:
         if run := self.committed.get("run"):
             keys = ("run_id", "plan_sha256", "state", "start_at", "end_at", "slot")
             doc["run"] = {k: run.get(k) for k in keys}
+            doc["run"]["shares"] = {
+                node_id: round(share["fraction"], 4) for node_id, share in run["shares"].items()
+            }
         if config_error := self.committed.get("config_error"):
             doc["config_error"] = config_error["message"]
         if self.metrics_sent_bytes:

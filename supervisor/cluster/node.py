@@ -121,6 +121,7 @@ class ClusterNode:
         self._clock: ClockOffset | None = None
         self._coordination: CoordinationServicer | None = None
         self._committed_sha: str | None = None
+        self._finished_run_id: str | None = None
         self._started = False
 
     async def start(self, stop: asyncio.Event) -> None:
@@ -309,6 +310,14 @@ class ClusterNode:
         self.view.committed = state
         if self._runs is not None:
             self._runs.on_committed(state)
+        final = state.get("results")
+        if final is not None and final["run"]["run_id"] != self._finished_run_id:
+            self._finished_run_id = final["run"]["run_id"]
+            if self._started:  # not the last run's, replayed from the log at start
+                run = state.get("run") or {}
+                if run.get("run_id") != self._finished_run_id:
+                    run = run.get("superseded") or {}
+                self._tell("loadtest_run_finished", run=run, results=final)
         config = state.get("config") or {}
         sha = config.get("sha256")
         if sha is not None and sha != self._committed_sha:

@@ -556,7 +556,6 @@ class RunKeeper:
         log_event(
             log, "cluster_run_finished", run_id=run["run_id"], requests=results["requests_total"]
         )
-        self._tell("loadtest_run_finished", run=run, results=results)
 
     def _how_it_ended(self, run_id: str, interrupted: bool) -> str:
         """finished, stopped, superseded, or interrupted (this node's part ended early:

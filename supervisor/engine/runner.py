@@ -10,7 +10,7 @@ import asyncio
 import logging
 import multiprocessing
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from time import monotonic
@@ -140,6 +140,11 @@ class LoadRun:
             if window is None:
                 start = monotonic() + START_LEAD
                 window = RunWindow(start, start + self.plan.load.duration, start)
+            elif window.join_at > window.start:
+                # A node joining a run in progress owes nothing from before it could send:
+                # its part begins when its workers are ready, not when it heard of the run
+                # (a burst of catch-up would push the cluster over its rate).
+                window = replace(window, join_at=max(window.join_at, monotonic()))
             self.run_start, self.run_end = window.start, window.end
             for worker in list(self._workers.values()):
                 self._start(worker, window.join_at)

@@ -48,7 +48,7 @@ def test_the_cluster_results_are_the_exact_merge_of_every_nodes_own(
     make_cluster: Callable[..., ClusterHarness], nginx: Nginx
 ) -> None:
     rate, seconds = 240, 6
-    cluster, _, (follower, _) = three_nodes(make_cluster, **METRICS)
+    cluster, leader, (follower, _) = three_nodes(make_cluster, **METRICS, LOADTEST_TRACE_HOOKS="1")
     before = nginx.requests_served()
     assert post_run(follower, rps_plan(nginx, rate, seconds), TOKEN)[0] == 200
     run = run_of(follower)
@@ -99,10 +99,14 @@ def test_the_cluster_results_are_the_exact_merge_of_every_nodes_own(
             json.loads(files[0].read_text())["requests_total"]
             == by_node[node.node_id]["requests_total"]
         )
-    # Every node answers the same final document, committed through Raft.
+    # Every node answers the same final document, committed through Raft, and tells its
+    # plugins once that the run finished; the leader tells them of each merge.
     for node in cluster.nodes:
         document = final_results(node, run["run_id"])
         assert document is not None and document["requests_total"] == final["requests_total"]
+        log = node.log_path.read_text()
+        assert log.count("event=hook_call hook=loadtest_run_finished") == 1, node.node_id
+    assert "event=hook_call hook=loadtest_metrics_aggregated" in leader.log_path.read_text()
 
 
 def test_a_leader_killed_mid_run_loses_at_most_one_interval_of_its_own_samples(

@@ -164,3 +164,44 @@ def test_shares_follow_each_nodes_workers(
     for count, part in zip(sent, (0.5, 0.25, 0.25), strict=True):
         assert abs(count - part * expected) <= 0.05 * part * expected, sent
     assert "event=run_started workers=2" in nodes[0].log_path.read_text()
+
+
+def test_a_node_that_joins_a_run_gets_a_share_and_the_others_give_theirs_up(
+    make_cluster: Callable[..., ClusterHarness], nginx: Nginx
+) -> None:
+    rate, seconds = 300, 20
+    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
+    nodes = cluster.start(4, order=[0, 1, 2])  # all four listed; the fourth comes later
+    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S, nodes=nodes[:3])
+    leader, newcomer = cluster.node_by_id(leader_id), nodes[3]
+    assert post_run(leader, rps_plan(nginx, rate, seconds), TOKEN)[0] == 200
+    run = wait_for(lambda: leader.health().get("run"), timeout=TIMEOUT_S, what="the run")
+    wait_for(lambda: len(run_shares(leader)) == 3, timeout=TIMEOUT_S, what="3 shares")
+    wait_for(lambda: time.time() > run["start_at"] + 3, timeout=TIMEOUT_S, what="the run going")
+
+    newcomer.start()
+    wait_for(
+        lambda: "event=cluster_run_started" in newcomer.log_path.read_text(),
+        timeout=TIMEOUT_S,
+        what="the newcomer's part of the same run",
+    )
+    assert newcomer.health()["run"]["run_id"] == run["run_id"]
+    wait_for(
+        lambda: sorted(run_shares(leader).values()) == [0.25] * 4,
+        timeout=TIMEOUT_S,
+        what="four equal shares",
+    )
+    for node in nodes[:3]:  # each gave up a quarter of its third, in place
+        assert "event=share_changed" in node.log_path.read_text() and "share=0.25" in (
+            node.log_path.read_text()
+        )
+    time.sleep(1)  # its workers were prepared; give them the start
+    first, at_first = nginx.requests_served(), time.monotonic()
+    time.sleep(5)
+    measured = (nginx.requests_served() - first - 1) / (time.monotonic() - at_first)
+    assert abs(measured - rate) <= 0.05 * rate, measured
+
+
+def run_shares(node: NodeProcess) -> dict[str, float]:
+    """The committed run's share of each node, as ``node``'s health shows them."""
+    return node.health()["run"]["shares"]
