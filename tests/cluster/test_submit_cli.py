@@ -124,3 +124,25 @@ def test_submit_without_a_token_or_with_a_bad_plan_says_why(
     nobody = client(["status", "--cluster", "http://127.0.0.1:9"], tmp_path)
     assert nobody.returncode == 3 and "no node answered" in nobody.stdout
     assert all("Traceback" not in r.stderr for r in (refused, invalid, missing, nobody))
+
+
+def test_submit_without_wait_returns_and_status_watch_follows_the_run(
+    make_cluster: Callable[..., ClusterHarness], nginx: Nginx, tmp_path: Path
+) -> None:
+    _, _, followers = three_nodes(make_cluster)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        f"target: {{url: '{nginx.url}/'}}\n"
+        f"load: {{model: Rps, target_rps: 60, duration: {SECONDS}s, workers: 1}}\n"
+    )
+    sent = client(["submit", "--cluster", urls(followers), str(plan)], tmp_path)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    run_id = sent.stdout.split()[1]
+    watched = client(["status", "--cluster", urls(followers[1:]), "--watch"], tmp_path)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert f"run       {run_id} running" in watched.stdout
+    # The progress line, plain (not a terminal): at least the last one, with live nodes.
+    progress = [line for line in watched.stdout.splitlines() if " requests " in line]
+    assert progress and "nodes 3/3  finished" in progress[-1], watched.stdout
+    requests = int(progress[-1].split()[1].replace(",", ""))
+    assert abs(requests - 60 * SECONDS) <= 0.03 * 60 * SECONDS, progress[-1]
