@@ -79,7 +79,7 @@ def test_submit_waits_for_the_cluster_verdict_and_status_shows_the_run(
     assert f"{results['requests_total']:,} requests" in shown.stdout and "final" in shown.stdout
 
 
-def test_a_threshold_on_the_cluster_totals_fails_submit_although_each_node_passes_alone(
+def test_thresholds_are_judged_on_the_cluster_totals_and_fail_submit(
     make_cluster: Callable[..., ClusterHarness], http_target: HttpTarget, tmp_path: Path
 ) -> None:
     _, leader, _ = three_nodes(make_cluster)
