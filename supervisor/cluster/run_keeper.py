@@ -68,6 +68,8 @@ def node_users(users: int, node: str, all_shares: dict[str, dict[str, Any]]) -> 
     return int(users * upto + 0.5) - int(users * before + 0.5)
 
 
+# A node back from a partition looks at the run again after this: its log has caught up.
+REJOIN_AFTER_S = 1.0
 # A node stops resending the final report of a run whose final document is not
 # committed after this long (the leader gave up on it, or none was elected).
 REPORT_FINAL_FOR_S = 30.0
@@ -164,8 +166,14 @@ class RunKeeper:
         elif self._orphaned is not None:
             self._orphaned.cancel()
             self._orphaned = None
-            committed = self._consensus.committed()  # back: follow the run as it is now
-            self._follow(committed.get("run"), committed.get("config"))
+            # Back: follow the run as it is once the log has caught up. Following the
+            # state from before the cut would start a part on a share that the entries
+            # it missed have moved (each entry applied also calls on_committed).
+            asyncio.get_running_loop().call_later(REJOIN_AFTER_S, self._follow_committed)
+
+    def _follow_committed(self) -> None:
+        committed = self._consensus.committed()
+        self._follow(committed.get("run"), committed.get("config"))
 
     def _orphan_watch(self) -> None:
         """Cut off from the quorum, a node keeps its share for CLUSTER_ORPHAN_GRACE, then
