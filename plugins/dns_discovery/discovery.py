@@ -92,7 +92,8 @@ class DnsDiscovery(Discovery):
         if not found & self._own:
             self._fail(
                 f"{self._lookup.what} does not list this node ({self._advertise_addr}) "
-                f"but {listed}; its advertised address must be one the name gives"
+                f"but {listed}; keeping the last answer (not registered or not ready yet? "
+                "the advertised address must be one the name gives)"
             )
             return
         if not self._ready.is_set() and len(found) < self.settings.expect:
