@@ -188,7 +188,7 @@ def node_report(index: int, nodes: int, requests: int, rng: random.Random) -> No
         steps[names[k]].record(status, latency_us, error)
     report = NodeReport(
         node_id=f"node-{index}",
-        boot_id=f"boot-{index}",
+        part_id=f"boot-{index}",
         run_id="bench",
         seq=requests,
         term=3,

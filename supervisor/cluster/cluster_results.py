@@ -41,7 +41,7 @@ def cluster_document(
     )
     lost = run.get("lost") or {}
     document["nodes"] = {
-        node_id: _node_entry(run, mine, lost) for node_id, mine in sorted(by_node.items())
+        node_id: _node_entry(run, mine, lost, final) for node_id, mine in sorted(by_node.items())
     }
     document["nodes_lost"] = [
         {"node_id": node_id, "at": at} for node_id, at in sorted(lost.items(), key=lambda i: i[1])
@@ -61,7 +61,7 @@ def cluster_document(
 
 
 def _node_entry(
-    run: dict[str, Any], reports: list[NodeReport], lost: dict[str, float]
+    run: dict[str, Any], reports: list[NodeReport], lost: dict[str, float], final: bool
 ) -> dict[str, Any]:
     totals = RunTotals()
     for report in reports:
@@ -69,6 +69,7 @@ def _node_entry(
     entry = measured(
         totals,
         sum(r.duration_s for r in reports),
+        per_step=final,
         worker_restarts=totals.counter("worker_restarts"),
         interrupted=any(r.interrupted for r in reports),
     )

@@ -99,11 +99,12 @@ class MetricsPusher:
 
     async def _keep(self) -> None:
         while True:
-            # The leader hands its own report over (and commits it) four times an
-            # interval: no other node holds it, and its workers' snapshots are up to
-            # 0.25 s old, so its death loses well under one interval of it.
+            # The leader hands its own report over (and commits it) twice an interval:
+            # no other node holds it, and its workers' snapshots are up to 0.25 s old,
+            # so its death loses under one interval of it (measured: 0.23-0.49 at four
+            # times; each commit is replicated to every follower, ~7 KB/s each).
             leading = self._view.status.leader == self._own_address
-            await asyncio.sleep(self._interval / 4 if leading else self._interval)
+            await asyncio.sleep(self._interval / 2 if leading else self._interval)
             try:
                 await self.push()
             except Exception as exc:  # the next interval tries again

@@ -29,13 +29,16 @@ def build_results(plan: TestPlan, outcome: RunOutcome) -> dict[str, Any]:
     return judged(plan, results)
 
 
-def measured(totals: RunTotals, duration_s: float, **about: Any) -> dict[str, Any]:
+def measured(
+    totals: RunTotals, duration_s: float, per_step: bool = True, **about: Any
+) -> dict[str, Any]:
     """What ``totals`` counted over ``duration_s``, with ``about`` the run: the document's
     figures in its order, and the merged latency histogram itself (``latency_hdr``,
     HdrHistogram's base64 V2 encoding) so that documents merge exactly, by hand or in a
-    cluster."""
+    cluster. Without ``per_step``, ``steps`` is left out (a cluster's live per-node
+    entries: their steps would cost the leader most of a merge)."""
     total = totals.total()
-    return {
+    results = {
         "requests_total": total.requests,
         "errors_total": total.errors_total,
         "error_rate": _error_rate(total.errors_total, total.requests),
@@ -46,9 +49,16 @@ def measured(totals: RunTotals, duration_s: float, **about: Any) -> dict[str, An
         "errors": _errors(total),
         "dropped_iterations": totals.counter("dropped"),
         **about,
-        "steps": {name: _step_results(stats, duration_s) for name, stats in totals.steps().items()},
+        "steps": (
+            {name: _step_results(stats, duration_s) for name, stats in totals.steps().items()}
+            if per_step
+            else None
+        ),
         "latency_hdr": total.snapshot()["latency"].decode() or None,
     }
+    if not per_step:
+        del results["steps"]
+    return results
 
 
 def judged(plan: TestPlan, results: dict[str, Any]) -> dict[str, Any]:
