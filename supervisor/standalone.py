@@ -55,7 +55,7 @@ async def _show_progress(progress: ProgressLine, run: LoadRun) -> None:
     while True:
         await asyncio.sleep(1.0)
         if run.run_start:
-            progress.update(run.elapsed, LiveFigures.of(run.totals.total()))
+            progress.update(run.elapsed, LiveFigures.of(run.totals.total(), run.saturation.note()))
 
 
 async def _run(settings: Settings, out_path: str | None) -> int:
@@ -87,7 +87,8 @@ async def _run(settings: Settings, out_path: str | None) -> int:
         ticker.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    progress.update(outcome.duration_s, LiveFigures.of(outcome.totals.total()))
+    final = LiveFigures.of(outcome.totals.total(), run.saturation.note(final=True))
+    progress.update(outcome.duration_s, final)
     progress.stop()
 
     results = build_results(plan, outcome)

@@ -14,7 +14,9 @@ The supervisor talks to a worker over a pipe:
       ("stop",)               finish now
     worker -> supervisor
       {"type": "ready"}              compiled, connected to nothing yet
-      {"type": "snapshot", ...}      about once a second, cumulative
+      {"type": "snapshot", ...}      every SNAPSHOT_INTERVAL: cumulative stats and
+                                     counters, and "generator": the worker's own CPU
+                                     and loop lag (engine.saturation.LoadGauge)
       {"type": "final", ...}         last snapshot, then exit
       {"type": "error", "message"}   could not start
 
@@ -36,9 +38,11 @@ from typing import Any
 
 from loadtest_supervisor.config.load_models import RateCurve, rate_curve
 from loadtest_supervisor.config.models import DataSettings, TestPlan
+from loadtest_supervisor.engine.arrivals import Arrivals
 from loadtest_supervisor.engine.checks import CheckFailed, decode_json_if
 from loadtest_supervisor.engine.feeder import Feed
 from loadtest_supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
+from loadtest_supervisor.engine.saturation import LoadGauge
 from loadtest_supervisor.engine.scenario import (
     CompiledPlan,
     Scenario,
@@ -54,9 +58,6 @@ from loadtest_supervisor.metrics.stats import Stats
 SNAPSHOT_INTERVAL = 0.25
 # Requests still in flight when the run ends get this long to finish and count.
 STOP_GRACE = 2.0
-# Open models queue arrivals that find every connection busy; past this many the
-# target is hopelessly behind and further arrivals are counted as dropped.
-MAX_BACKLOG = 100_000
 TICK = 0.001
 
 
@@ -89,7 +90,8 @@ class LoadWorker:
         self.step_stats = (
             {steps[0].key: self.total} if len(steps) == 1 else {step.key: Stats() for step in steps}
         )
-        self.dropped = 0
+        self.arrivals: Arrivals | None = None  # an open model's, from "start"
+        self.gauge = LoadGauge()
         self._connection_options = (
             plan.needs_headers,
             any(step.needs_body for step in steps),
@@ -102,7 +104,6 @@ class LoadWorker:
         self._users: list[_User | _ClosedLoop] = []
         self._user_tasks: set[asyncio.Task[None]] = set()
         self._closed_step: Step | None = None
-        self._backlog: deque[float] = deque()
         self._idle: deque[asyncio.Future[float | None]] = deque()
         self._control: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
 
@@ -129,7 +130,16 @@ class LoadWorker:
             return
         self._control.put_nowait(message)
 
+    @property
+    def dropped(self) -> int:
+        return self.arrivals.dropped if self.arrivals is not None else 0
+
     def _send(self, kind: str) -> None:
+        dropped = self.dropped
+        gauge = self.gauge
+        # The final one follows the stop grace, whose idling says nothing of the run:
+        # it repeats the run's last interval (sampled by the snapshot at the run's end).
+        generator = gauge.report() if kind == "final" else gauge.sample(dropped)
         snapshot = self.total.snapshot()
         steps = {
             key: snapshot if stats is self.total else stats.snapshot()
@@ -143,7 +153,9 @@ class LoadWorker:
                     "incarnation": self.incarnation,
                     "total": snapshot,
                     "steps": steps,
-                    "dropped": self.dropped,
+                    "dropped": dropped,
+                    "dropped_saturated": gauge.dropped_saturated,
+                    "generator": generator,
                 }
             )
         except (BrokenPipeError, OSError):
@@ -160,10 +172,13 @@ class LoadWorker:
         _, run_start, run_end, resume_at, *_ = message
         await asyncio.sleep(max(0.0, run_start - monotonic()))
         self.running = True
+        if self.curve is not None:
+            self.arrivals = Arrivals(self.curve, run_start, run_end, resume_at)
         sweeper_interval = min(0.1, max(0.005, self.plan.endpoint.request_timeout / 20))
         background = [
             asyncio.ensure_future(sweep_timeouts(self.connections, sweeper_interval)),
             asyncio.ensure_future(self._report()),
+            self.gauge.start(run_start),
         ]
         loads: list[asyncio.Task[None]] | set[asyncio.Task[None]]
         if self.sits_out:
@@ -176,10 +191,18 @@ class LoadWorker:
             # Into the list the sweeper already holds.
             self.connections.extend(self._connection() for _ in range(self.users_wanted))
             loads = [asyncio.ensure_future(self._open_runner(c)) for c in self.connections]
-            background.append(asyncio.ensure_future(self._ticker(run_start, run_end, resume_at)))
+            background.append(asyncio.ensure_future(self._ticker()))
         stop_wait = asyncio.ensure_future(self._control.get())
         await asyncio.wait([stop_wait], timeout=max(0.0, run_end - monotonic()))
         self.running = False
+        if self.arrivals is not None:
+            # Owed and not sent by the end (queued, or due since the last tick): dropped.
+            # A run that was not stopped ends at run_end, though the timer that ended
+            # it may fire a little before.
+            self.arrivals.close(monotonic() if stop_wait.done() else run_end)
+        # The run's last interval, measured now: the stop grace that follows idles,
+        # and must not decide whether the drops just counted were the generator's.
+        self._send("snapshot")
         stop_wait.cancel()
         for user in self._users:
             user.running = False
@@ -247,39 +270,30 @@ class LoadWorker:
         return step
 
     # open model: a ticker owes arrivals by the rate curve; connections serve them
-    async def _ticker(self, run_start: float, run_end: float, resume_at: float) -> None:
-        curve = self.curve
-        owed = 0.0
-        prev = max(resume_at, run_start) - run_start
+    async def _ticker(self) -> None:
+        arrivals = self.arrivals
+        assert arrivals is not None  # set with the start, before the ticker
+        idle = self._idle
         while self.running:
             await asyncio.sleep(TICK)
-            now = monotonic()
-            elapsed = min(now, run_end) - run_start
-            owed += curve.arrivals(prev, elapsed) * self.rate_share
-            due = int(owed)
-            owed -= due
-            gap = elapsed - prev
-            # A late wake-up (loop busy) spreads its arrivals over the gap, so the
-            # lateness shows in their latency instead of hiding it.
-            spread = gap > 2 * TICK
-            for i in range(due):
-                intended = run_start + prev + (i + 1) * gap / due if spread else now
-                self._dispatch(intended)
-            prev = elapsed
-
-    def _dispatch(self, intended: float) -> None:
-        if self._idle:
-            self._idle.popleft().set_result(intended)
-        elif len(self._backlog) < MAX_BACKLOG:
-            self._backlog.append(intended)
-        else:
-            self.dropped += 1
+            arrivals.set_share(self.rate_share)  # a re-split applies from this tick
+            due, first, step = arrivals.advance(monotonic(), TICK)
+            # Waiting connections take the oldest arrivals, the queue what fits after
+            # them, and the rest is dropped in one count: the cost of a tick does not
+            # grow with the rate (engine.arrivals).
+            handed = min(due, len(idle))
+            for i in range(handed):
+                idle.popleft().set_result(first + i * step)
+            if due > handed:
+                arrivals.enqueue(due - handed, first + handed * step, step)
 
     async def _open_runner(self, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
+        arrivals = self.arrivals
+        assert arrivals is not None
         while self.running:
-            if self._backlog:
-                intended = self._backlog.popleft()
+            if arrivals.queued:
+                intended = arrivals.take()
             else:
                 waiter: asyncio.Future[float | None] = loop.create_future()
                 self._idle.append(waiter)
