@@ -59,6 +59,9 @@ SNAPSHOT_INTERVAL = 0.25
 # Requests still in flight when the run ends get this long to finish and count.
 STOP_GRACE = 2.0
 TICK = 0.001
+# A run stopped within this of its end counts as run to its end (its last arrivals go
+# out up to this early rather than not at all).
+END_SLACK = 0.01
 
 
 class LoadWorker:
@@ -194,12 +197,18 @@ class LoadWorker:
             background.append(asyncio.ensure_future(self._ticker()))
         stop_wait = asyncio.ensure_future(self._control.get())
         await asyncio.wait([stop_wait], timeout=max(0.0, run_end - monotonic()))
+        # The supervisor's stop at the end and our own timer fire about together: a
+        # stop that close to the end is the end.
+        now = monotonic()
+        end = run_end if now > run_end - END_SLACK else now
+        if self.arrivals is not None:
+            # The last tick, at the end itself: arrivals due since the previous tick go
+            # to the connections waiting, as any others, and their answers count.
+            self._tick(end)
         self.running = False
         if self.arrivals is not None:
-            # Owed and not sent by the end (queued, or due since the last tick): dropped.
-            # A run that was not stopped ends at run_end, though the timer that ended
-            # it may fire a little before.
-            self.arrivals.close(monotonic() if stop_wait.done() else run_end)
+            # Owed and not sent by the end (still queued): dropped.
+            self.arrivals.close(end)
         # The run's last interval, measured now: the stop grace that follows idles,
         # and must not decide whether the drops just counted were the generator's.
         self._send("snapshot")
@@ -271,21 +280,24 @@ class LoadWorker:
 
     # open model: a ticker owes arrivals by the rate curve; connections serve them
     async def _ticker(self) -> None:
-        arrivals = self.arrivals
-        assert arrivals is not None  # set with the start, before the ticker
-        idle = self._idle
         while self.running:
             await asyncio.sleep(TICK)
-            arrivals.set_share(self.rate_share)  # a re-split applies from this tick
-            due, first, step = arrivals.advance(monotonic(), TICK)
-            # Waiting connections take the oldest arrivals, the queue what fits after
-            # them, and the rest is dropped in one count: the cost of a tick does not
-            # grow with the rate (engine.arrivals).
-            handed = min(due, len(idle))
-            for i in range(handed):
-                idle.popleft().set_result(first + i * step)
-            if due > handed:
-                arrivals.enqueue(due - handed, first + handed * step, step)
+            self._tick(monotonic())
+
+    def _tick(self, now: float) -> None:
+        arrivals = self.arrivals
+        assert arrivals is not None  # set with the start, before the ticker
+        arrivals.set_share(self.rate_share)  # a re-split applies from this tick
+        due, first, step = arrivals.advance(now, TICK)
+        # Waiting connections take the oldest arrivals, the queue what fits after
+        # them, and the rest is dropped in one count: the cost of a tick does not
+        # grow with the rate (engine.arrivals).
+        idle = self._idle
+        handed = min(due, len(idle))
+        for i in range(handed):
+            idle.popleft().set_result(first + i * step)
+        if due > handed:
+            arrivals.enqueue(due - handed, first + handed * step, step)
 
     async def _open_runner(self, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
