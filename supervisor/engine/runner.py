@@ -112,6 +112,12 @@ class LoadRun:
         self._prepared: asyncio.Future[None] | None = None
         self._ctx = multiprocessing.get_context("spawn")
 
+    def outcome_so_far(self) -> RunOutcome | None:
+        """The run as it stands, for a live results document; None before it starts."""
+        if not self.run_start:
+            return None
+        return RunOutcome(self.totals, max(self.elapsed, 1e-9), self.restarts, False)
+
     @property
     def elapsed(self) -> float:
         return max(0.0, min(monotonic(), self.run_end) - self.run_start) if self.run_start else 0.0
