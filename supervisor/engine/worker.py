@@ -175,8 +175,6 @@ class LoadWorker:
         _, run_start, run_end, resume_at, *_ = message
         await asyncio.sleep(max(0.0, run_start - monotonic()))
         self.running = True
-        if self.curve is not None:
-            self.arrivals = Arrivals(self.curve, run_start, run_end, resume_at)
         sweeper_interval = min(0.1, max(0.005, self.plan.endpoint.request_timeout / 20))
         background = [
             asyncio.ensure_future(sweep_timeouts(self.connections, sweeper_interval)),
@@ -191,6 +189,8 @@ class LoadWorker:
             self._resize_users()
             loads = self._user_tasks
         else:
+            # Only a worker that sends owes arrivals: one sitting out drops none.
+            self.arrivals = Arrivals(self.curve, run_start, run_end, resume_at)
             # Into the list the sweeper already holds.
             self.connections.extend(self._connection() for _ in range(self.users_wanted))
             loads = [asyncio.ensure_future(self._open_runner(c)) for c in self.connections]
