@@ -187,5 +187,5 @@ class SaturationWatch:
         count = len(self.saturated)
         return (
             f"{SATURATED_HINT} ({count} worker{'s' if count > 1 else ''}:"
-            f" cpu {worst_cpu:.0%}, loop lag {worst_lag:,.0f} ms)"
+            f" wants {worst_cpu:.0%} of a core, loop lag {worst_lag:,.0f} ms)"
         )
