@@ -10,6 +10,7 @@ import os
 import sys
 
 from loadtest_supervisor import __version__
+from loadtest_supervisor.config.durations import duration_seconds
 from loadtest_supervisor.config.errors import ConfigError
 from loadtest_supervisor.config.loading import load_settings
 from loadtest_supervisor.config.plugin_settings import PluginSettings
@@ -27,6 +28,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        return duration_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loadtest-supervisor",
@@ -42,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="load worker processes (default: LOADTEST_WORKERS, load.workers, or the CPU count)",
     )
     parser.add_argument("--out", metavar="FILE", help="write the results as JSON to FILE")
+    parser.add_argument(
+        "--linger",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="standalone: keep the HTTP API up this long after the run, serving its final "
+        "/results (default 0; a duration such as 30s or 5m works too)",
+    )
     parser.add_argument(
         "--print-config",
         action="store_true",
@@ -156,7 +172,12 @@ def run(args: argparse.Namespace) -> int:
         if args.print_config:
             print(render_effective_config(settings), end="")
             return ExitCode.OK
-        for warning in settings.warnings:
+        warnings = list(settings.warnings)
+        if args.linger and settings.node.enabled:
+            warnings.append("--linger is for standalone runs; a cluster node's API stays up")
+        elif args.linger and not settings.node.http_api:
+            warnings.append("--linger does nothing with the HTTP API off (HTTP_API_ENABLED)")
+        for warning in warnings:
             print(f"loadtest-supervisor: warning: {warning}", file=sys.stderr)
         if settings.node.enabled:
             # Imported here so that standalone runs never import a cluster module.
@@ -167,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
         # Imported here so that --help and config errors stay fast.
         from loadtest_supervisor.standalone import run_standalone
 
-        return run_standalone(settings, out_path=args.out, log_level=args.log_level)
+        return run_standalone(
+            settings, out_path=args.out, log_level=args.log_level, linger=args.linger
+        )
     finally:
         if demo is not None:
             demo.stop()

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from time import monotonic
 from typing import Any, Protocol
 
 import uvicorn
@@ -48,12 +49,21 @@ class NodeView(Protocol):
 
 
 class StandaloneNode:
-    """The NodeView of a node with cluster mode off."""
+    """The NodeView of a node with cluster mode off.
+
+    During a run, ``/results`` is the run's live document, built from the workers'
+    latest snapshots when asked and kept for ``refresh_s`` (their snapshot interval: a
+    newer build could hold nothing new); once the run is over, its final document.
+    """
 
     def __init__(self, node_id: str) -> None:
         self._node_id = node_id
         self._totals: RunTotals | None = None
         self._results: dict[str, Any] | None = None
+        self._live: Callable[[], dict[str, Any] | None] | None = None
+        self._live_refresh_s = 0.0
+        self._live_document: dict[str, Any] | None = None
+        self._live_built_at = 0.0
 
     def health(self) -> dict[str, Any]:
         return {
@@ -72,7 +82,19 @@ class StandaloneNode:
         return None
 
     async def results(self, scope: str, run_id: str = "") -> dict[str, Any] | None:
-        return self._results
+        if self._results is not None or self._live is None:
+            return self._results
+        now = monotonic()
+        if self._live_document is None or now - self._live_built_at >= self._live_refresh_s:
+            self._live_document = self._live()
+            self._live_built_at = now
+        return self._live_document
+
+    def set_live(self, build: Callable[[], dict[str, Any] | None], refresh_s: float) -> None:
+        """Serve ``build()`` (None: no results yet) until ``set_results`` gives the final
+        document, rebuilt at most every ``refresh_s``."""
+        self._live = build
+        self._live_refresh_s = refresh_s
 
     def set_totals(self, totals: RunTotals | None) -> None:
         self._totals = totals

@@ -2,7 +2,8 @@
 
 Nothing here imports a cluster module: no Raft, no gRPC, no Consul. The only
 port opened is the HTTP API's (/metrics, /health/cluster, /results), and only
-when it is enabled.
+when it is enabled. ``/results`` serves the live results document during the run and
+the final one after it, for ``linger`` seconds more before the API closes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+from typing import Any
 
 from rich.console import Console
 
@@ -18,6 +20,7 @@ from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.config.loading import Settings
 from loadtest_supervisor.engine.runner import LoadRun
 from loadtest_supervisor.engine.scenario import SetupError
+from loadtest_supervisor.engine.worker import SNAPSHOT_INTERVAL
 from loadtest_supervisor.event_loop import run_loop
 from loadtest_supervisor.exit_codes import ExitCode, verdict
 from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
@@ -30,11 +33,14 @@ from loadtest_supervisor.results.summary import print_summary
 log = logging.getLogger("loadtest.standalone")
 
 
-def run_standalone(settings: Settings, out_path: str | None = None, log_level: str = "INFO") -> int:
-    """Run the plan to completion (or Ctrl-C/SIGTERM) and return the exit code."""
+def run_standalone(
+    settings: Settings, out_path: str | None = None, log_level: str = "INFO", linger: float = 0.0
+) -> int:
+    """Run the plan to completion (or Ctrl-C/SIGTERM) and return the exit code; the HTTP
+    API stays up ``linger`` seconds after the run, serving its final results."""
     configure_logging(log_level)
     bind_context(node_id=settings.node.node_id, state="standalone")
-    return run_loop(_run(settings, out_path))
+    return run_loop(_run(settings, out_path, linger))
 
 
 async def _start_api(settings: Settings, node: StandaloneNode) -> HttpApiServer | None:
@@ -55,10 +61,27 @@ async def _show_progress(progress: ProgressLine, run: LoadRun) -> None:
     while True:
         await asyncio.sleep(1.0)
         if run.run_start:
-            progress.update(run.elapsed, LiveFigures.of(run.totals.total()))
+            progress.update(run.elapsed, LiveFigures.of(run.totals.total(), run.saturation.note()))
 
 
-async def _run(settings: Settings, out_path: str | None) -> int:
+async def _linger(seconds: float) -> None:
+    """Wait ``seconds`` so that the final results can be read, or less on Ctrl-C/SIGTERM:
+    the run is over, so a signal now only ends the wait."""
+    log_event(log, "http_api_lingering", seconds=seconds)
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, done.set)
+    try:
+        await asyncio.wait_for(done.wait(), seconds)
+    except TimeoutError:
+        pass
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _run(settings: Settings, out_path: str | None, linger: float) -> int:
     plan = settings.plan
     console = Console()
     try:
@@ -68,6 +91,12 @@ async def _run(settings: Settings, out_path: str | None) -> int:
         return ExitCode.CANNOT_RUN
     node = StandaloneNode(settings.node.node_id)
     node.set_totals(run.totals)
+
+    def live_results() -> dict[str, Any] | None:
+        outcome = run.outcome_so_far()
+        return None if outcome is None else build_results(plan, outcome)
+
+    node.set_live(live_results, refresh_s=SNAPSHOT_INTERVAL)
     api = await _start_api(settings, node)
 
     stop = asyncio.Event()
@@ -87,7 +116,8 @@ async def _run(settings: Settings, out_path: str | None) -> int:
         ticker.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    progress.update(outcome.duration_s, LiveFigures.of(outcome.totals.total()))
+    final = LiveFigures.of(outcome.totals.total(), run.saturation.note(final=True))
+    progress.update(outcome.duration_s, final)
     progress.stop()
 
     results = build_results(plan, outcome)
@@ -101,5 +131,7 @@ async def _run(settings: Settings, out_path: str | None) -> int:
             console.print(f"loadtest-supervisor: cannot write {out_path}: {exc.strerror or exc}")
             code = code or ExitCode.CANNOT_RUN
     if api is not None:
+        if linger > 0:
+            await _linger(linger)
         await api.stop()
     return code

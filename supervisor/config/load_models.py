@@ -16,6 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# The most arrivals per second one load worker schedules. A worker sends some tens of
+# thousands of requests a second at best, so a plan above this asks for "as fast as
+# possible" whatever it says: the worker schedules at this rate, sends what its
+# connections and CPU allow and counts the rest as dropped, exactly and in O(1) per tick.
+# Bounding the schedule keeps that count a meaningful number (1e308/s would overflow a
+# float within two seconds) and the arithmetic exact for runs of days (8.6e10 a day,
+# far inside a float's 2**53 exact integers).
+MAX_RATE_PER_WORKER = 1_000_000.0
+
 # DailyTraffic phases as shares of one cycle: morning ramp min→max, peak at max,
 # decline max→mid, plateau at mid, evening decline mid→min, night at min.
 DAILY_PHASES = (0.2, 0.1, 0.2, 0.1, 0.2, 0.2)
@@ -65,6 +74,28 @@ class RateCurve:
     def arrivals(self, t0: float, t1: float) -> float:
         """Expected arrivals in ``[t0, t1)``: the integral of the rate."""
         return self._cumulative(t1) - self._cumulative(t0)
+
+    @property
+    def peak(self) -> float:
+        return max(self.rates)
+
+    def capped(self, limit: float) -> RateCurve:
+        """This curve with every rate above ``limit`` brought down to it, exactly: a
+        segment that crosses ``limit`` gets a point where it does, so the integral of
+        the result is the integral of ``min(rate, limit)``."""
+        if self.peak <= limit:
+            return self
+        times: list[float] = []
+        rates: list[float] = []
+        for i, (t, r) in enumerate(zip(self.times, self.rates, strict=True)):
+            if i:
+                t0, r0 = self.times[i - 1], self.rates[i - 1]
+                if (r0 - limit) * (r - limit) < 0:  # strictly on both sides of the limit
+                    times.append(t0 + (t - t0) * (limit - r0) / (r - r0))
+                    rates.append(float(limit))
+            times.append(t)
+            rates.append(min(r, float(limit)))
+        return RateCurve(tuple(times), tuple(rates), self.cycle)
 
 
 @dataclass(frozen=True)
@@ -125,3 +156,23 @@ def rate_curve(load: Any) -> RateCurve | None:
     """The curve of a validated ``load`` section; None for a closed model."""
     curve = LOAD_MODELS[load.model].curve
     return None if curve is None else curve(load)
+
+
+def rate_bound_warning(load: Any, busiest_share: float) -> str | None:
+    """What to tell a user whose plan asks more than its load workers schedule
+    (``MAX_RATE_PER_WORKER`` each), or None. ``busiest_share`` is the largest part of
+    the plan's rate one worker takes (1/workers when they share it evenly)."""
+    curve = rate_curve(load)
+    if curve is None or busiest_share <= 0:
+        return None
+    bound = MAX_RATE_PER_WORKER / busiest_share
+    if curve.peak <= bound:
+        return None
+    rates = [key for key in LOAD_MODELS[load.model].required if key.endswith("_rps")]
+    key = max(rates, key=lambda k: getattr(load, k))
+    return (
+        f"load.{key}={getattr(load, key):g} is above what the engine schedules: at most "
+        f"{MAX_RATE_PER_WORKER:,.0f} arrivals/s per load worker ({bound:,.0f}/s in this run); "
+        "it sends as fast as its connections and CPU allow and counts the arrivals it "
+        "could not send as dropped"
+    )

@@ -8,6 +8,7 @@ Where every value came from is kept, so ``--print-config`` can show it.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +28,7 @@ from loadtest_supervisor.config.data_feed import (
 )
 from loadtest_supervisor.config.environment import NODE_ENV, clean_env, unknown_env_warnings
 from loadtest_supervisor.config.errors import ConfigError, show_value
-from loadtest_supervisor.config.load_models import LOAD_MODELS, MODEL_KEYS
+from loadtest_supervisor.config.load_models import LOAD_MODELS, MODEL_KEYS, rate_bound_warning
 from loadtest_supervisor.config.models import NodeSettings, TestPlan
 from loadtest_supervisor.config.plugin_settings import PluginSettings, unknown_plugin_variables
 from loadtest_supervisor.config.scenario_rules import GivenVars
@@ -208,6 +209,18 @@ def _warn_unused(builder: Builder, plan: TestPlan) -> None:
         builder.warnings.append(f"{builder.label}: request is ignored because scenarios are given")
 
 
+def _warn_rate_bound(builder: Builder, plan: TestPlan) -> None:
+    """Standalone knows its workers, so it can say now when the plan asks more of them
+    than they schedule (a cluster node logs it when its share is known)."""
+    load = plan.load
+    workers = max(1, min(load.workers or os.cpu_count() or 1, load.concurrency))
+    # Workers split the rate by their parts of the concurrency: the busiest takes most.
+    busiest = math.ceil(load.concurrency / workers) / load.concurrency
+    warning = rate_bound_warning(load, busiest)
+    if warning:
+        builder.warnings.append(warning)
+
+
 def _raise_if_problems(builder: Builder) -> None:
     if builder.problems:
         raise ConfigError(list(dict.fromkeys(builder.problems)))
@@ -254,6 +267,8 @@ def load_settings(
     # The node's problems come last: the test is what a user reads first.
     builder.problems.extend(node_problems)
     _raise_if_problems(builder)
+    if plan is not None and not enabled:
+        _warn_rate_bound(builder, plan)
     assert node is not None  # no problems means the node settings validated
     return Settings(
         plan=plan,

@@ -76,7 +76,8 @@ def _int_at_least(minimum: int) -> Callable[[Any], int]:
 
 
 def _number(*, positive: bool) -> Callable[[Any], float]:
-    allowed = "a number > 0" if positive else "a number >= 0"
+    # "finite": inf and nan parse as floats, and "inf is a number > 0" would puzzle.
+    allowed = "a finite number > 0" if positive else "a finite number >= 0"
 
     def parse(value: Any) -> float:
         number = None

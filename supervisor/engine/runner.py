@@ -13,9 +13,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
-from time import monotonic
+from time import monotonic, time
 
-from loadtest_supervisor.config.load_models import rate_curve
+from loadtest_supervisor.config.load_models import rate_bound_warning, rate_curve
 from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.feeder import (
     IDLE_WHY,
@@ -24,6 +24,7 @@ from loadtest_supervisor.engine.feeder import (
     NodePlace,
     idle_workers,
 )
+from loadtest_supervisor.engine.saturation import SaturationWatch
 from loadtest_supervisor.engine.scenario import SetupError, compile_plan
 from loadtest_supervisor.engine.worker import STOP_GRACE, worker_main
 from loadtest_supervisor.logs import log_event
@@ -101,6 +102,7 @@ class LoadRun:
         self.node = node
         self.users = plan.load.concurrency if self.closed else 0
         self.totals = RunTotals()
+        self.saturation = SaturationWatch()
         self.run_start = 0.0
         self.run_end = 0.0
         self.restarts = 0
@@ -109,6 +111,12 @@ class LoadRun:
         self._stopping = False
         self._prepared: asyncio.Future[None] | None = None
         self._ctx = multiprocessing.get_context("spawn")
+
+    def outcome_so_far(self) -> RunOutcome | None:
+        """The run as it stands, for a live results document; None before it starts."""
+        if not self.run_start:
+            return None
+        return RunOutcome(self.totals, max(self.elapsed, 1e-9), self.restarts, False)
 
     @property
     def elapsed(self) -> float:
@@ -149,7 +157,16 @@ class LoadRun:
             for worker in list(self._workers.values()):
                 self._start(worker, window.join_at)
             connections = self.users if self.closed else self.plan.load.concurrency
-            log_event(log, "run_started", workers=self.worker_count, connections=connections)
+            log_event(
+                log,
+                "run_started",
+                workers=self.worker_count,
+                connections=connections,
+                # The run's first instant on the wall clock: what a target's access log
+                # is lined up with.
+                start_at=round(time() + window.start - monotonic(), 6),
+            )
+            self._log_rate_bound()
             self._log_idle_workers()
             stop_wait = asyncio.ensure_future(stop.wait())
             await asyncio.wait([stop_wait], timeout=self.run_end - monotonic())
@@ -217,6 +234,15 @@ class LoadRun:
     def _place(self, slot: int) -> FeedPlace:
         return FeedPlace(self.node, slot, self.worker_count)
 
+    def _log_rate_bound(self) -> None:
+        if self.closed or not self.share:
+            return
+        # A worker caps its own part of the rate (a cluster node's share of it included).
+        busiest = max(self._rate_share(slot) for slot in range(self.worker_count))
+        warning = rate_bound_warning(self.plan.load, busiest)
+        if warning:
+            log_event(log, "rate_above_bound", level=logging.WARNING, msg=warning)
+
     def _log_idle_workers(self) -> None:
         idle = idle_workers(self.plan.data, self.node, self.worker_count)
         if idle:
@@ -262,6 +288,8 @@ class LoadRun:
             _settle(worker.done)
         else:
             self.totals.update(message)
+            if self._workers.get(worker.slot) is worker:
+                self.saturation.observe(worker.slot, message.get("generator"))
             if kind == "final":
                 _settle(worker.done)
 
@@ -273,6 +301,8 @@ class LoadRun:
         if worker.done.done():
             return
         _settle(worker.done)
+        if self._workers.get(worker.slot) is worker:
+            self.saturation.forget(worker.slot)
         if not worker.ready.done():
             _settle(worker.ready, SetupError(f"worker {worker.slot} exited with code {exitcode}"))
             return

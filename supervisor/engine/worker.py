@@ -14,7 +14,9 @@ The supervisor talks to a worker over a pipe:
       ("stop",)               finish now
     worker -> supervisor
       {"type": "ready"}              compiled, connected to nothing yet
-      {"type": "snapshot", ...}      about once a second, cumulative
+      {"type": "snapshot", ...}      every SNAPSHOT_INTERVAL: cumulative stats and
+                                     counters, and "generator": the worker's own CPU
+                                     and loop lag (engine.saturation.LoadGauge)
       {"type": "final", ...}         last snapshot, then exit
       {"type": "error", "message"}   could not start
 
@@ -36,9 +38,11 @@ from typing import Any
 
 from loadtest_supervisor.config.load_models import RateCurve, rate_curve
 from loadtest_supervisor.config.models import DataSettings, TestPlan
+from loadtest_supervisor.engine.arrivals import Arrivals
 from loadtest_supervisor.engine.checks import CheckFailed, decode_json_if
 from loadtest_supervisor.engine.feeder import Feed
 from loadtest_supervisor.engine.http_client import Connection, TransportError, sweep_timeouts
+from loadtest_supervisor.engine.saturation import LoadGauge
 from loadtest_supervisor.engine.scenario import (
     CompiledPlan,
     Scenario,
@@ -54,10 +58,10 @@ from loadtest_supervisor.metrics.stats import Stats
 SNAPSHOT_INTERVAL = 0.25
 # Requests still in flight when the run ends get this long to finish and count.
 STOP_GRACE = 2.0
-# Open models queue arrivals that find every connection busy; past this many the
-# target is hopelessly behind and further arrivals are counted as dropped.
-MAX_BACKLOG = 100_000
 TICK = 0.001
+# A run stopped within this of its end counts as run to its end (its last arrivals go
+# out up to this early rather than not at all).
+END_SLACK = 0.01
 
 
 class LoadWorker:
@@ -89,7 +93,8 @@ class LoadWorker:
         self.step_stats = (
             {steps[0].key: self.total} if len(steps) == 1 else {step.key: Stats() for step in steps}
         )
-        self.dropped = 0
+        self.arrivals: Arrivals | None = None  # an open model's, from "start"
+        self.gauge = LoadGauge()
         self._connection_options = (
             plan.needs_headers,
             any(step.needs_body for step in steps),
@@ -102,7 +107,6 @@ class LoadWorker:
         self._users: list[_User | _ClosedLoop] = []
         self._user_tasks: set[asyncio.Task[None]] = set()
         self._closed_step: Step | None = None
-        self._backlog: deque[float] = deque()
         self._idle: deque[asyncio.Future[float | None]] = deque()
         self._control: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
 
@@ -129,7 +133,16 @@ class LoadWorker:
             return
         self._control.put_nowait(message)
 
+    @property
+    def dropped(self) -> int:
+        return self.arrivals.dropped if self.arrivals is not None else 0
+
     def _send(self, kind: str) -> None:
+        dropped = self.dropped
+        gauge = self.gauge
+        # The final one follows the stop grace, whose idling says nothing of the run:
+        # it repeats the run's last interval (sampled by the snapshot at the run's end).
+        generator = gauge.report() if kind == "final" else gauge.sample(dropped)
         snapshot = self.total.snapshot()
         steps = {
             key: snapshot if stats is self.total else stats.snapshot()
@@ -143,7 +156,9 @@ class LoadWorker:
                     "incarnation": self.incarnation,
                     "total": snapshot,
                     "steps": steps,
-                    "dropped": self.dropped,
+                    "dropped": dropped,
+                    "dropped_saturated": gauge.dropped_saturated,
+                    "generator": generator,
                 }
             )
         except (BrokenPipeError, OSError):
@@ -164,6 +179,7 @@ class LoadWorker:
         background = [
             asyncio.ensure_future(sweep_timeouts(self.connections, sweeper_interval)),
             asyncio.ensure_future(self._report()),
+            self.gauge.start(run_start),
         ]
         loads: list[asyncio.Task[None]] | set[asyncio.Task[None]]
         if self.sits_out:
@@ -173,13 +189,29 @@ class LoadWorker:
             self._resize_users()
             loads = self._user_tasks
         else:
+            # Only a worker that sends owes arrivals: one sitting out drops none.
+            self.arrivals = Arrivals(self.curve, run_start, run_end, resume_at)
             # Into the list the sweeper already holds.
             self.connections.extend(self._connection() for _ in range(self.users_wanted))
             loads = [asyncio.ensure_future(self._open_runner(c)) for c in self.connections]
-            background.append(asyncio.ensure_future(self._ticker(run_start, run_end, resume_at)))
+            background.append(asyncio.ensure_future(self._ticker()))
         stop_wait = asyncio.ensure_future(self._control.get())
         await asyncio.wait([stop_wait], timeout=max(0.0, run_end - monotonic()))
+        # The supervisor's stop at the end and our own timer fire about together: a
+        # stop that close to the end is the end.
+        now = monotonic()
+        end = run_end if now > run_end - END_SLACK else now
+        if self.arrivals is not None:
+            # The last tick, at the end itself: arrivals due since the previous tick go
+            # to the connections waiting, as any others, and their answers count.
+            self._tick(end)
         self.running = False
+        if self.arrivals is not None:
+            # Owed and not sent by the end (still queued): dropped.
+            self.arrivals.close(end)
+        # The run's last interval, measured now: the stop grace that follows idles,
+        # and must not decide whether the drops just counted were the generator's.
+        self._send("snapshot")
         stop_wait.cancel()
         for user in self._users:
             user.running = False
@@ -247,39 +279,33 @@ class LoadWorker:
         return step
 
     # open model: a ticker owes arrivals by the rate curve; connections serve them
-    async def _ticker(self, run_start: float, run_end: float, resume_at: float) -> None:
-        curve = self.curve
-        owed = 0.0
-        prev = max(resume_at, run_start) - run_start
+    async def _ticker(self) -> None:
         while self.running:
             await asyncio.sleep(TICK)
-            now = monotonic()
-            elapsed = min(now, run_end) - run_start
-            owed += curve.arrivals(prev, elapsed) * self.rate_share
-            due = int(owed)
-            owed -= due
-            gap = elapsed - prev
-            # A late wake-up (loop busy) spreads its arrivals over the gap, so the
-            # lateness shows in their latency instead of hiding it.
-            spread = gap > 2 * TICK
-            for i in range(due):
-                intended = run_start + prev + (i + 1) * gap / due if spread else now
-                self._dispatch(intended)
-            prev = elapsed
+            self._tick(monotonic())
 
-    def _dispatch(self, intended: float) -> None:
-        if self._idle:
-            self._idle.popleft().set_result(intended)
-        elif len(self._backlog) < MAX_BACKLOG:
-            self._backlog.append(intended)
-        else:
-            self.dropped += 1
+    def _tick(self, now: float) -> None:
+        arrivals = self.arrivals
+        assert arrivals is not None  # set with the start, before the ticker
+        arrivals.set_share(self.rate_share)  # a re-split applies from this tick
+        due, first, step = arrivals.advance(now, TICK)
+        # Waiting connections take the oldest arrivals, the queue what fits after
+        # them, and the rest is dropped in one count: the cost of a tick does not
+        # grow with the rate (engine.arrivals).
+        idle = self._idle
+        handed = min(due, len(idle))
+        for i in range(handed):
+            idle.popleft().set_result(first + i * step)
+        if due > handed:
+            arrivals.enqueue(due - handed, first + handed * step, step)
 
     async def _open_runner(self, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
+        arrivals = self.arrivals
+        assert arrivals is not None
         while self.running:
-            if self._backlog:
-                intended = self._backlog.popleft()
+            if arrivals.queued:
+                intended = arrivals.take()
             else:
                 waiter: asyncio.Future[float | None] = loop.create_future()
                 self._idle.append(waiter)

@@ -37,10 +37,10 @@ class LiveFigures:
     note: str = ""
 
     @classmethod
-    def of(cls, totals: MergedStats) -> LiveFigures:
-        """A run's merged totals on this machine."""
+    def of(cls, totals: MergedStats, note: str = "") -> LiveFigures:
+        """A run's merged totals on this machine, and what to say about them."""
         latency = totals.latency_ms()
-        return cls(totals.requests, totals.errors_total, latency["p50"], latency["p99"])
+        return cls(totals.requests, totals.errors_total, latency["p50"], latency["p99"], note)
 
     @classmethod
     def of_results(cls, document: dict[str, Any]) -> LiveFigures:

@@ -63,6 +63,32 @@ class RunTotalsCollector(Collector):
             value=run.counter("dropped"),
         )
 
+        # The workers' own load in their latest reports (engine.saturation).
+        generator = run.generator() or {}
+        yield GaugeMetricFamily(
+            "loadtest_generator_saturated",
+            "1 while a load worker is saturated (using or waiting for over 90 % of a core, or "
+            "its event loop lagging over 20 ms on average, in its latest report): add "
+            "workers or nodes.",
+            value=int(generator.get("saturated", False)),
+        )
+        yield GaugeMetricFamily(
+            "loadtest_generator_cpu_ratio",
+            "CPU used by the busiest load worker over its latest report, in cores.",
+            value=generator.get("cpu", 0.0),
+        )
+        yield GaugeMetricFamily(
+            "loadtest_generator_cpu_wait_ratio",
+            "CPU the most starved load worker waited for on a run queue over its latest "
+            "report, in cores (a machine shared with other work).",
+            value=generator.get("cpu_wait", 0.0),
+        )
+        yield GaugeMetricFamily(
+            "loadtest_generator_loop_lag_seconds",
+            "Event-loop lag of the most lagging load worker over its latest report.",
+            value=generator.get("loop_lag_ms", 0.0) / 1e3,
+        )
+
         count = total.histogram.get_total_count()
         latency_ms = total.latency_ms()
         latency = SummaryMetricFamily(

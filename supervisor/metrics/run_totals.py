@@ -33,6 +33,8 @@ class RunTotals:
             "total": self.total().snapshot(),
             "steps": {name: stats.snapshot() for name, stats in self.steps().items()},
             "dropped": self.counter("dropped"),
+            "dropped_saturated": self.counter("dropped_saturated"),
+            "generator": self.generator(),
             **counters,
         }
 
@@ -50,3 +52,40 @@ class RunTotals:
     def counter(self, name: str) -> int:
         """Sum of a plain per-part counter such as ``dropped`` over all incarnations."""
         return sum(m.get(name, 0) for m in self._latest.values())
+
+    def dropped_by_cause(self) -> dict[str, int]:
+        """The dropped arrivals by why: every connection was busy (the target was slow), or
+        the worker was saturated (``engine.saturation``). A part that does not say (a
+        cluster node's report: the wire carries the total only) counts as ``unknown``."""
+        busy = saturated = unknown = 0
+        for message in self._latest.values():
+            dropped = message.get("dropped", 0)
+            if "dropped_saturated" in message:
+                saturated += message["dropped_saturated"]
+                busy += dropped - message["dropped_saturated"]
+            else:
+                unknown += dropped
+        causes = {"connections_busy": busy, "generator_saturated": saturated}
+        return {**causes, "unknown": unknown} if unknown else causes
+
+    def generator(self) -> dict[str, Any] | None:
+        """The parts' own load (each worker's ``LoadGauge`` sample) merged: the worst of
+        each figure, the earliest saturation, and ``saturated`` while any part is; None
+        when no part reports one."""
+        reports = [m["generator"] for m in self._latest.values() if m.get("generator")]
+        if not reports:
+            return None
+        firsts = [r["first_saturated_s"] for r in reports if r["first_saturated_s"] is not None]
+        return {
+            "cpu": max(r["cpu"] for r in reports),
+            "cpu_wait": max(r.get("cpu_wait", 0.0) for r in reports),
+            "loop_lag_ms": max(r["loop_lag_ms"] for r in reports),
+            "saturated": any(r["saturated"] for r in reports),
+            # Parts run side by side: the longest any was saturated, not their sum.
+            "saturated_s": max(r["saturated_s"] for r in reports),
+            "first_saturated_s": min(firsts) if firsts else None,
+            "peak_cpu": max(r["peak_cpu"] for r in reports),
+            "peak_cpu_wait": max(r.get("peak_cpu_wait", 0.0) for r in reports),
+            "peak_loop_lag_ms": max(r["peak_loop_lag_ms"] for r in reports),
+            "parts_saturated": sum(r.get("parts_saturated", r["saturated_s"] > 0) for r in reports),
+        }

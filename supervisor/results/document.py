@@ -48,6 +48,8 @@ def measured(
         "status_codes": _status_codes(total),
         "errors": _errors(total),
         "dropped_iterations": totals.counter("dropped"),
+        "dropped_by_cause": totals.dropped_by_cause(),
+        "generator_saturated": _saturation(totals.generator()),
         **about,
         "steps": (
             {name: _step_results(stats, duration_s) for name, stats in totals.steps().items()}
@@ -68,6 +70,21 @@ def judged(plan: TestPlan, results: dict[str, Any]) -> dict[str, Any]:
     results["failures"] = _failure_reasons(results, checked)
     results["passed"] = not results["failures"]
     return results
+
+
+def _saturation(generator: dict[str, Any] | None) -> dict[str, Any] | None:
+    """When and how much a load worker was saturated (``engine.saturation``); None when
+    none was, or none said."""
+    if generator is None or generator["first_saturated_s"] is None:
+        return None
+    return {
+        "first_at_s": generator["first_saturated_s"],
+        "saturated_s": generator["saturated_s"],
+        "workers": generator["parts_saturated"],
+        "peak_cpu": generator["peak_cpu"],
+        "peak_cpu_wait": generator["peak_cpu_wait"],
+        "peak_loop_lag_ms": generator["peak_loop_lag_ms"],
+    }
 
 
 def _latency_ms(stats: MergedStats) -> dict[str, float]:

@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from loadtest_supervisor.engine.saturation import SATURATED_HINT
+
 
 def _ms(value: float) -> str:
     return f"{value:,.3f} ms"
@@ -124,6 +126,20 @@ def _thresholds_table(thresholds: list[dict[str, Any]]) -> Table:
     return table
 
 
+# Why arrivals were dropped, and what to do about it (``RunTotals.dropped_by_cause``).
+_DROP_CAUSES = {
+    "connections_busy": "connections busy: the target is slow (raise concurrency or accept it)",
+    "generator_saturated": f"generator saturated ({SATURATED_HINT})",
+    "unknown": "cause not reported",
+}
+
+
+def _dropped_note(results: dict[str, Any]) -> str:
+    causes = results.get("dropped_by_cause") or {"unknown": results["dropped_iterations"]}
+    said = [f"{n:,} {_DROP_CAUSES.get(cause, cause)}" for cause, n in causes.items() if n]
+    return f"{results['dropped_iterations']:,} iterations dropped: {'; '.join(said)}"
+
+
 def print_summary(console: Console, results: dict[str, Any]) -> None:
     """Print the end-of-run summary of a results document (see ``build_results``)."""
     console.print()
@@ -132,8 +148,14 @@ def print_summary(console: Console, results: dict[str, Any]) -> None:
     if results.get("interrupted"):
         notes.append("[yellow]interrupted before the planned end[/]")
     if results.get("dropped_iterations"):
+        notes.append(_dropped_note(results))
+    saturated = results.get("generator_saturated")
+    if saturated:
         notes.append(
-            f"{results['dropped_iterations']:,} iterations dropped (load generator behind)"
+            f"[yellow]{SATURATED_HINT}[/]: {saturated['workers']:,} worker(s) for up to "
+            f"{saturated['saturated_s']:,.1f} s from {saturated['first_at_s']:,.1f} s "
+            f"(peak cpu {saturated['peak_cpu']:.0%} used, {saturated['peak_cpu_wait']:.0%} "
+            f"waited for; loop lag {saturated['peak_loop_lag_ms']:,.0f} ms)"
         )
     if results.get("worker_restarts"):
         notes.append(f"{results['worker_restarts']:,} worker restarts")

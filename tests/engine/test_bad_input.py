@@ -87,3 +87,25 @@ def test_print_config_masks_secrets(tmp_path: Path) -> None:
     assert "s3cr3t-value" not in proc.stdout
     assert "X-Team" in proc.stdout and "perf" in proc.stdout
     assert "http://127.0.0.1:9/" in proc.stdout
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-5", "1e309"])
+def test_a_rate_that_is_no_rate_is_a_named_error(tmp_path: Path, value: str) -> None:
+    """A huge rate is accepted (with a warning); one that is not a finite number > 0 is
+    an error naming the key, the value and what is allowed, from the environment or YAML."""
+    env = {**BASE, "LOAD_MODEL_TYPE": "Rps", "TARGET_RPS": value}
+    proc, _ = run_cli([], env, tmp_path=tmp_path, expect_results=False)
+    assert proc.returncode == 2
+    assert f"TARGET_RPS='{value}': must be a finite number > 0" in proc.stderr
+
+    yaml_value = {"inf": ".inf", "nan": ".nan"}.get(value, value)
+    config = tmp_path / "plan.yaml"
+    config.write_text(
+        "target: {url: 'http://127.0.0.1:9/'}\n"
+        f"load: {{model: RampRps, min_rps: 1, max_rps: {yaml_value}, ramp_duration: 1s}}\n"
+    )
+    proc, _ = run_cli(
+        ["--config", str(config)], {"TEST_DURATION": "4s"}, tmp_path=tmp_path, expect_results=False
+    )
+    assert proc.returncode == 2
+    assert "load.max_rps=" in proc.stderr and "must be a finite number > 0" in proc.stderr

@@ -86,3 +86,5 @@ def test_a_worker_with_no_row_of_its_own_sits_out(logged_nginx: Nginx, tmp_path:
     assert "event=data_workers_idle idle=1" in proc.stderr
     users = _users(logged_nginx)
     assert set(users) == {"u0"} and len(users) == results["requests_total"] <= 10
+    # Sitting out is not falling behind: its part of the rate owes nothing.
+    assert results["dropped_iterations"] == 0, results["dropped_by_cause"]

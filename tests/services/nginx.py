@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,17 @@ class Nginx:
             raise ServiceError(f"{exc}\nerror.log:\n{detail}") from None
         return self
 
+    def pause(self) -> None:
+        """Freeze master and worker (SIGSTOP): connections stay open, nothing is answered."""
+        self._process.send_signal(signal.SIGSTOP, group=True)
+
+    def resume(self) -> None:
+        """Thaw them (SIGCONT): what waited in the sockets is answered at once."""
+        self._process.send_signal(signal.SIGCONT, group=True)
+
     def stop(self) -> None:
+        if self._process.running():
+            self.resume()  # a frozen nginx would sit out the stop signal until killed
         self._process.stop()
 
     def __enter__(self) -> Nginx:

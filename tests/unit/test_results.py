@@ -155,6 +155,8 @@ def test_results_document_shape():
         "status_codes",
         "errors",
         "dropped_iterations",
+        "dropped_by_cause",
+        "generator_saturated",
         "worker_restarts",
         "interrupted",
         "target",
@@ -388,3 +390,67 @@ def test_latency_figures_are_hdrhistograms_own_to_the_value(samples: int) -> Non
     for key, percentile in [("p50", 50), ("p90", 90), ("p99", 99), ("p9999", 99.99)]:
         assert figures[key] == expected[percentile] / 1000
     assert figures["mean"] == hist.get_mean_value() / 1000
+
+
+def _generator(saturated_s=0.0, first=None, cpu=0.5, wait=0.0, lag=1.0, now=False):
+    return {
+        "cpu": cpu,
+        "cpu_wait": wait,
+        "loop_lag_ms": lag,
+        "saturated": now,
+        "saturated_s": saturated_s,
+        "first_saturated_s": first,
+        "peak_cpu": cpu,
+        "peak_cpu_wait": wait,
+        "peak_loop_lag_ms": lag,
+    }
+
+
+def test_dropped_iterations_say_their_cause_and_saturation_when_and_how_much():
+    totals = RunTotals()
+    calm = message(0, 0, stats_of([1] * 10), dropped=40)
+    calm.update(dropped_saturated=0, generator=_generator())
+    busy = message(1, 0, stats_of([1] * 10), dropped=100)
+    busy.update(
+        dropped_saturated=70,
+        generator=_generator(1.5, first=0.75, cpu=0.6, wait=0.38, lag=30.0, now=True),
+    )
+    totals.update(calm)
+    totals.update(busy)
+
+    r = results_of(totals)
+
+    assert r["dropped_iterations"] == 140
+    assert r["dropped_by_cause"] == {"connections_busy": 70, "generator_saturated": 70}
+    assert r["generator_saturated"] == {
+        "first_at_s": 0.75,
+        "saturated_s": 1.5,
+        "workers": 1,
+        "peak_cpu": 0.6,
+        "peak_cpu_wait": 0.38,
+        "peak_loop_lag_ms": 30.0,
+    }
+    text = " ".join(summary_text(r).split())  # as one line, whatever the wrapping
+    assert "140 iterations dropped: 70 connections busy: the target is slow" in text
+    assert "70 generator saturated" in text
+    assert "load generator saturated: add workers or nodes: 1 worker(s) for up to 1.5 s" in text
+
+
+def test_a_run_never_saturated_says_null_and_parts_without_a_cause_are_unknown():
+    totals = RunTotals()
+    calm = message(0, 0, stats_of([1] * 10), dropped=5)
+    calm.update(dropped_saturated=0, generator=_generator())
+    totals.update(calm)
+    totals.update(message(1, 0, stats_of([1]), dropped=3))  # says no cause
+
+    r = results_of(totals)
+
+    assert r["generator_saturated"] is None
+    assert r["dropped_by_cause"] == {
+        "connections_busy": 5,
+        "generator_saturated": 0,
+        "unknown": 3,
+    }
+    text = " ".join(summary_text(r).split())
+    assert "saturated" not in text.replace("0 generator saturated", "")
+    assert "8 iterations dropped: 5 connections busy" in text

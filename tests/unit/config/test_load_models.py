@@ -34,7 +34,10 @@ from tests.unit.config.loading import ENV, config, problems
             "daily_cycle_duration: 1h}",
             "test.yaml: load.daily_max_rps=2: must be >= load.daily_mid_rps (3)",
         ),
-        ("{model: Rps, target_rps: 0}", "test.yaml: load.target_rps=0: must be a number > 0"),
+        (
+            "{model: Rps, target_rps: 0}",
+            "test.yaml: load.target_rps=0: must be a finite number > 0",
+        ),
     ],
 )
 def test_load_model_rules(load: str, message: str) -> None:
