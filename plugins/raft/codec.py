@@ -22,9 +22,12 @@ import msgpack
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _TUPLE = 1
 
-# The message types pysyncobj 0.3.17 sends between nodes (syncobj.py).
+# The message types pysyncobj 0.3.17 sends between nodes (syncobj.py), and the
+# pre-vote pair PreVoteSyncObj adds (prevote.py).
 MESSAGE_TYPES = frozenset(
     {
+        "pre_vote",
+        "pre_vote_response",
         "request_vote",
         "response_vote",
         "append_entries",

@@ -31,6 +31,7 @@ from pysyncobj.monotonic import monotonic as syncobj_clock
 from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
 from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.raft.prevote import PreVoteSyncObj, check_pysyncobj_internals
 from loadtest_supervisor.plugins.raft.replicated_state import ReplicatedState, validate_command
 from loadtest_supervisor.plugins.raft.transport import GrpcTransport, RaftLinkServicer
 
@@ -48,10 +49,10 @@ APPEND_ENTRIES_PERIOD_S = 0.05
 LOG_COMPACTION_MIN_TIME_S = 60
 LOG_COMPACTION_MIN_ENTRIES = 1000
 LEADER_FALLBACK_TIMEOUT_S = RAFT_MAX_TIMEOUT_S
-# pysyncobj has no pre-vote: a node that (re)starts and times out before its links
-# are up stands for election with a higher term and deposes a healthy leader. So a
-# starting node waits longer before its first candidacy, until it has heard from a
-# leader or JOIN_WINDOW_S has passed; then the normal timeouts apply.
+# A starting node waits longer before its first candidacy, until it has heard from a
+# leader or JOIN_WINDOW_S has passed; then the normal timeouts apply. Before pre-vote
+# (prevote.py) this was what kept a restarting node, timing out before its links were
+# up, from deposing a healthy leader; now it only spares a pre-vote round or two.
 RAFT_JOIN_MIN_TIMEOUT_S = 2.0
 RAFT_JOIN_MAX_TIMEOUT_S = 3.0
 JOIN_WINDOW_S = 5.0
@@ -229,9 +230,14 @@ class RaftConsensus:
         failure: list[BaseException],
     ) -> None:
         try:
-            syncobj = SyncObj(
+            syncobj = PreVoteSyncObj(
                 self._address, others, conf, consumers=[self._state], transportClass=transport
             )
+            try:
+                check_pysyncobj_internals(syncobj)
+            except RuntimeError:
+                syncobj.destroy_synchronous()
+                raise
         except BaseException as e:  # handed to start(), which raises it on the loop
             failure.append(e)
             created.set()
