@@ -51,6 +51,8 @@ def to_wire(report: NodeReport) -> loadtest_pb2.NodeSnapshot:
         total=_stats_to_wire(message["total"]),
         steps={name: _stats_to_wire(stats) for name, stats in message["steps"].items()},
         dropped_iterations=message["dropped"],
+        dropped_saturated=message.get("dropped_saturated", 0),
+        generator=_load_to_wire(message.get("generator")),
         worker_restarts=message["worker_restarts"],
         joined_at=report.joined_at,
         duration_s=report.duration_s,
@@ -71,6 +73,8 @@ def from_wire(snapshot: loadtest_pb2.NodeSnapshot) -> NodeReport:
             "total": _stats_from_wire(snapshot.total),
             "steps": {name: _stats_from_wire(stats) for name, stats in snapshot.steps.items()},
             "dropped": snapshot.dropped_iterations,
+            "dropped_saturated": snapshot.dropped_saturated,
+            "generator": _load_from_wire(snapshot),
             "worker_restarts": snapshot.worker_restarts,
         },
         joined_at=snapshot.joined_at,
@@ -108,3 +112,22 @@ def _stats_from_wire(stats: loadtest_pb2.StatsSnapshot) -> dict[str, Any]:
         "errors": dict(stats.errors),
         "latency": base64.b64encode(stats.latency) if stats.latency else b"",
     }
+
+
+def _load_to_wire(load: dict[str, Any] | None) -> loadtest_pb2.GeneratorLoad | None:
+    if load is None:
+        return None
+    return loadtest_pb2.GeneratorLoad(**{key: load[key] for key in _LOAD_KEYS if key in load})
+
+
+def _load_from_wire(snapshot: loadtest_pb2.NodeSnapshot) -> dict[str, Any] | None:
+    if not snapshot.HasField("generator"):
+        return None
+    load = snapshot.generator
+    found = {key: getattr(load, key) for key in _LOAD_KEYS}
+    if not load.HasField("first_saturated_s"):
+        found["first_saturated_s"] = None
+    return found
+
+
+_LOAD_KEYS = tuple(loadtest_pb2.GeneratorLoad.DESCRIPTOR.fields_by_name)

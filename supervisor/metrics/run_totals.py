@@ -3,7 +3,7 @@
 On a node the parts are its workers, keyed by (slot, incarnation): a restarted worker
 starts counting from zero in a new incarnation, and the dead one's last snapshot stays
 in the totals, so nothing it counted before it died is lost. On a cluster's leader the
-parts are the nodes, keyed by (node id, boot id), for the same reason.
+parts are the nodes' parts of the run, keyed by (node id, part id), for the same reason.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class RunTotals:
     def dropped_by_cause(self) -> dict[str, int]:
         """The dropped arrivals by why: every connection was busy (the target was slow), or
         the worker was saturated (``engine.saturation``). A part that does not say (a
-        cluster node's report: the wire carries the total only) counts as ``unknown``."""
+        cluster node's report from an older version) counts as ``unknown``."""
         busy = saturated = unknown = 0
         for message in self._latest.values():
             dropped = message.get("dropped", 0)

@@ -83,7 +83,7 @@ class StatsSnapshot(_message.Message):
     def __init__(self, requests: _Optional[int] = ..., status: _Optional[_Mapping[int, int]] = ..., errors: _Optional[_Mapping[str, int]] = ..., latency: _Optional[bytes] = ...) -> None: ...
 
 class NodeSnapshot(_message.Message):
-    __slots__ = ("node_id", "run_id", "term", "seq", "part_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share")
+    __slots__ = ("node_id", "run_id", "term", "seq", "part_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share", "dropped_saturated", "generator")
     class StepsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +105,8 @@ class NodeSnapshot(_message.Message):
     FINAL_FIELD_NUMBER: _ClassVar[int]
     INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
     SHARE_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_SATURATED_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     run_id: str
     term: int
@@ -119,7 +121,33 @@ class NodeSnapshot(_message.Message):
     final: bool
     interrupted: bool
     share: float
-    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., part_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ...) -> None: ...
+    dropped_saturated: int
+    generator: GeneratorLoad
+    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., part_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ..., dropped_saturated: _Optional[int] = ..., generator: _Optional[_Union[GeneratorLoad, _Mapping]] = ...) -> None: ...
+
+class GeneratorLoad(_message.Message):
+    __slots__ = ("cpu", "cpu_wait", "loop_lag_ms", "saturated", "saturated_s", "first_saturated_s", "peak_cpu", "peak_cpu_wait", "peak_loop_lag_ms", "parts_saturated")
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    CPU_WAIT_FIELD_NUMBER: _ClassVar[int]
+    LOOP_LAG_MS_FIELD_NUMBER: _ClassVar[int]
+    SATURATED_FIELD_NUMBER: _ClassVar[int]
+    SATURATED_S_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SATURATED_S_FIELD_NUMBER: _ClassVar[int]
+    PEAK_CPU_FIELD_NUMBER: _ClassVar[int]
+    PEAK_CPU_WAIT_FIELD_NUMBER: _ClassVar[int]
+    PEAK_LOOP_LAG_MS_FIELD_NUMBER: _ClassVar[int]
+    PARTS_SATURATED_FIELD_NUMBER: _ClassVar[int]
+    cpu: float
+    cpu_wait: float
+    loop_lag_ms: float
+    saturated: bool
+    saturated_s: float
+    first_saturated_s: float
+    peak_cpu: float
+    peak_cpu_wait: float
+    peak_loop_lag_ms: float
+    parts_saturated: int
+    def __init__(self, cpu: _Optional[float] = ..., cpu_wait: _Optional[float] = ..., loop_lag_ms: _Optional[float] = ..., saturated: _Optional[bool] = ..., saturated_s: _Optional[float] = ..., first_saturated_s: _Optional[float] = ..., peak_cpu: _Optional[float] = ..., peak_cpu_wait: _Optional[float] = ..., peak_loop_lag_ms: _Optional[float] = ..., parts_saturated: _Optional[int] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("accepted", "term", "leader_id", "reason")
