@@ -24,10 +24,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pysyncobj.journal import MetaStorer
-
 from bench.results_md import replace_section
-from loadtest_supervisor.plugins.raft.durable_meta import DurableMetaStorer
+
+# Through our raft package: it puts back the socket.inet_ntop that importing pysyncobj
+# replaces process-wide (pysyncobj/win_inet_pton.py), which broke psutil in later tests.
+from loadtest_supervisor.plugins.raft.durable_meta import DurableMetaStorer, MetaStorer
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "RESULTS.md"

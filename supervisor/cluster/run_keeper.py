@@ -70,6 +70,9 @@ def node_users(users: int, node: str, all_shares: dict[str, dict[str, Any]]) -> 
 
 # A node back from a partition looks at the run again after this: its log has caught up.
 REJOIN_AFTER_S = 1.0
+# A part starts on the committed state this long after an entry asks for it, so that the
+# entries applied with it are applied too (well inside CLUSTER_START_LEAD).
+START_SETTLE_S = 0.1
 # A node stops resending the final report of a run whose final document is not
 # committed after this long (the leader gave up on it, or none was elected).
 REPORT_FINAL_FOR_S = 30.0
@@ -143,6 +146,7 @@ class RunKeeper:
         self._reporting: dict[str, _LocalRun] = {}  # by part_id
         self._results_dir = results_dir
         self._prepared: _Prepared | None = None
+        self._starting: asyncio.TimerHandle | None = None
         self._proposing = False
         self._unreachable_since: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -214,7 +218,7 @@ class RunKeeper:
         return str(run["run_id"])
 
     async def stop(self) -> None:
-        for timer in (*self._timers.values(), self._orphaned):
+        for timer in (*self._timers.values(), self._orphaned, self._starting):
             if timer is not None:
                 timer.cancel()
         if self._local is not None and self._local.task is not None:
@@ -428,6 +432,8 @@ class RunKeeper:
         share = (run or {}).get("shares", {}).get(self._node_id) if running else None
         local = self._local
         if local is not None and (not running or run["run_id"] != local.run_id or not share):
+            why = "no share here" if running and run["run_id"] == local.run_id else "run ended"
+            log_event(log, "part_stopped", run_id=local.run_id, why=why)
             local.stop.set()  # superseded, stopped, finished early, or no longer ours
             self._local = local = None
         if local is not None and share is not None and run["shares"] != local.shares:
@@ -440,12 +446,29 @@ class RunKeeper:
                 share=round(share["fraction"], 4),
                 **({"users": users} if users is not None else {}),
             )
-        if local is not None or share is None or config is None:
-            return
+        if local is None and self._starting is None and self._may_start(run, config):
+            # Start on the state as it is once the entries applied together are all
+            # applied: a node catching up on its log replays states that its later
+            # entries undo (a share from before a partition, then the re-split).
+            self._starting = asyncio.get_running_loop().call_later(START_SETTLE_S, self._start)
+
+    def _may_start(self, run: dict[str, Any] | None, config: dict[str, Any] | None) -> bool:
+        if run is None or run["state"] != "running" or config is None:
+            return False
+        if self._node_id not in run["shares"]:
+            return False
         if config["sha256"] != run["plan_sha256"]:
-            return  # the leader is about to supersede it
-        if run["end_at"] <= self._leader_time():
-            return  # over already (a restarted node replaying its log): nothing to join
+            return False  # the leader is about to supersede it
+        # Over already (a restarted node replaying its log): nothing to join.
+        return bool(run["end_at"] > self._leader_time())
+
+    def _start(self) -> None:
+        self._starting = None
+        committed = self._consensus.committed()
+        run, config = committed.get("run"), committed.get("config")
+        if self._local is not None or not self._may_start(run, config):
+            return
+        assert run is not None and config is not None
         self._local = _LocalRun(
             run["run_id"], run["plan_sha256"], self._plan(config), run["shares"]
         )

@@ -23,6 +23,7 @@ from tests.support import wait_for
 
 TIMEOUT_S = 30
 METRICS = {"CLUSTER_METRICS_INTERVAL": "1s", "CLUSTER_CHECKPOINT_INTERVAL": "5s"}
+CALLED = "event=hook_call hook=loadtest_run_finished"
 
 
 def final_results(node: NodeProcess, run_id: str) -> dict[str, Any] | None:
@@ -104,8 +105,13 @@ def test_the_cluster_results_are_the_exact_merge_of_every_nodes_own(
     for node in cluster.nodes:
         document = final_results(node, run["run_id"])
         assert document is not None and document["requests_total"] == final["requests_total"]
-        log = node.log_path.read_text()
-        assert log.count("event=hook_call hook=loadtest_run_finished") == 1, node.node_id
+        # (A follower serves the leader's final document before it applies the commit.)
+        told = wait_for(
+            lambda n=node: n.log_path.read_text().count(CALLED) or None,
+            timeout=TIMEOUT_S,
+            what=f"{node.node_id} telling its plugins",
+        )
+        assert told == 1, node.node_id
     assert "event=hook_call hook=loadtest_metrics_aggregated" in leader.log_path.read_text()
 
 

@@ -15,8 +15,10 @@ import time
 from collections.abc import Callable
 
 import pytest
-from pysyncobj.journal import MetaStorer
 
+# Through our raft package: it puts back the socket.inet_ntop that importing pysyncobj
+# replaces process-wide (pysyncobj/win_inet_pton.py), which broke psutil in later tests.
+from loadtest_supervisor.plugins.raft.durable_meta import MetaStorer
 from tests.cluster.fault_harness import FaultHarness
 from tests.cluster.harness import NodeProcess
 

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pysyncobj.journal import MetaStorer
 
+# Through our raft package: it puts back the socket.inet_ntop that importing pysyncobj
+# replaces process-wide (pysyncobj/win_inet_pton.py), which broke psutil in later tests.
+from loadtest_supervisor.plugins.raft.durable_meta import MetaStorer
 from tests.cluster.fault_harness import FaultHarness
 from tests.cluster.harness import NodeProcess
 from tests.engine.cli import cli_path
