@@ -61,7 +61,7 @@ from loadtest_supervisor.cluster.node_snapshot import (
     to_wire,
 )
 from loadtest_supervisor.config.loading import load_plan_text
-from loadtest_supervisor.metrics.stats import Stats
+from loadtest_supervisor.metrics.stats import MergedStats, Stats
 from tests.cluster.api_client import TOKEN, node_results, post_run
 from tests.cluster.harness import NodeProcess
 from tests.cluster.test_cluster_results import METRICS, final_results
@@ -188,12 +188,14 @@ def node_report(index: int, nodes: int, requests: int, rng: random.Random) -> No
         steps[names[k]].record(status, latency_us, error)
     report = NodeReport(
         node_id=f"node-{index}",
-        part_id=f"boot-{index}",
+        part_id=f"part-{index}",
         run_id="bench",
         seq=requests,
         term=3,
+        # As a node sends it: with its total's latency figures read on the node.
         message={
             "total": total.snapshot(),
+            "latency_ms": MergedStats.of([total.snapshot()]).latency_ms(),
             "steps": {name: s.snapshot() for name, s in steps.items()},
             "dropped": 0,
             "worker_restarts": 0,

@@ -66,10 +66,13 @@ def _node_entry(
     totals = RunTotals()
     for report in reports:
         totals.put(report.key, report.message)
+    # One part: its sender read its histogram already (a part's, not the node's, else).
+    read = reports[0].message.get("latency_ms") if len(reports) == 1 else None
     entry = measured(
         totals,
         sum(r.duration_s for r in reports),
         per_step=final,
+        latency_ms=read,
         worker_restarts=totals.counter("worker_restarts"),
         interrupted=any(r.interrupted for r in reports),
     )

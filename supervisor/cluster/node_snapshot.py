@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtest_supervisor.cluster.wire import loadtest_pb2
+from loadtest_supervisor.metrics.stats import LATENCY_KEYS
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def to_wire(report: NodeReport) -> loadtest_pb2.NodeSnapshot:
         dropped_iterations=message["dropped"],
         dropped_saturated=message.get("dropped_saturated", 0),
         generator=_load_to_wire(message.get("generator")),
+        latency_ms=message.get("latency_ms") or {},
         worker_restarts=message["worker_restarts"],
         joined_at=report.joined_at,
         duration_s=report.duration_s,
@@ -75,6 +77,7 @@ def from_wire(snapshot: loadtest_pb2.NodeSnapshot) -> NodeReport:
             "dropped": snapshot.dropped_iterations,
             "dropped_saturated": snapshot.dropped_saturated,
             "generator": _load_from_wire(snapshot),
+            "latency_ms": _latency_from_wire(snapshot),
             "worker_restarts": snapshot.worker_restarts,
         },
         joined_at=snapshot.joined_at,
@@ -131,3 +134,9 @@ def _load_from_wire(snapshot: loadtest_pb2.NodeSnapshot) -> dict[str, Any] | Non
 
 
 _LOAD_KEYS = tuple(loadtest_pb2.GeneratorLoad.DESCRIPTOR.fields_by_name)
+
+
+def _latency_from_wire(snapshot: loadtest_pb2.NodeSnapshot) -> dict[str, float] | None:
+    """The sender's latency figures in the document's order (a map has none)."""
+    sent = snapshot.latency_ms
+    return {key: sent[key] for key in LATENCY_KEYS if key in sent} or None

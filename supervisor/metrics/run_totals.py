@@ -29,8 +29,10 @@ class RunTotals:
     def message(self, **counters: int) -> dict[str, Any]:
         """All parts as one cumulative message, with ``counters`` added: what a node
         sends its cluster's leader."""
+        total = self.total()
         return {
-            "total": self.total().snapshot(),
+            "total": total.snapshot(),
+            "latency_ms": total.latency_ms(),
             "steps": {name: stats.snapshot() for name, stats in self.steps().items()},
             "dropped": self.counter("dropped"),
             "dropped_saturated": self.counter("dropped_saturated"),

@@ -30,13 +30,19 @@ def build_results(plan: TestPlan, outcome: RunOutcome) -> dict[str, Any]:
 
 
 def measured(
-    totals: RunTotals, duration_s: float, per_step: bool = True, **about: Any
+    totals: RunTotals,
+    duration_s: float,
+    per_step: bool = True,
+    latency_ms: dict[str, float] | None = None,
+    **about: Any,
 ) -> dict[str, Any]:
     """What ``totals`` counted over ``duration_s``, with ``about`` the run: the document's
     figures in its order, and the merged latency histogram itself (``latency_hdr``,
     HdrHistogram's base64 V2 encoding) so that documents merge exactly, by hand or in a
     cluster. Without ``per_step``, ``steps`` is left out (a cluster's live per-node
-    entries: their steps would cost the leader most of a merge)."""
+    entries: their steps would cost the leader most of a merge). ``latency_ms``, when
+    given, are the figures of ``totals``' histogram already read (by the node that sent
+    it)."""
     total = totals.total()
     results = {
         "requests_total": total.requests,
@@ -44,7 +50,11 @@ def measured(
         "error_rate": _error_rate(total.errors_total, total.requests),
         "rps": _rps(total.requests, duration_s),
         "duration_s": round(duration_s, 3),
-        "latency_ms": _latency_ms(total),
+        "latency_ms": (
+            {key: round(ms, 3) for key, ms in latency_ms.items()}
+            if latency_ms
+            else _latency_ms(total)
+        ),
         "status_codes": _status_codes(total),
         "errors": _errors(total),
         "dropped_iterations": totals.counter("dropped"),

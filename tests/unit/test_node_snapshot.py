@@ -29,6 +29,7 @@ def report(generator: dict | None) -> NodeReport:
     total.record(503, 1_200, "http_5xx")
     message = {
         "total": total.snapshot(),
+        "latency_ms": MergedStats.of([total.snapshot()]).latency_ms(),
         "steps": {"flow / login": step.snapshot()},
         "dropped": 7,
         "dropped_saturated": 3,
@@ -49,6 +50,8 @@ def test_a_report_comes_back_from_the_checkpoint_text_as_it_was_sent() -> None:
         0.5,
     )
     assert back.message["generator"] == LOAD
+    # The sender's own reading of its histogram, in the document's key order.
+    assert list(back.message["latency_ms"].items()) == list(sent.message["latency_ms"].items())
     assert (back.message["dropped"], back.message["dropped_saturated"]) == (7, 3)
     original, decoded = (
         MergedStats.of([sent.message["total"]]),

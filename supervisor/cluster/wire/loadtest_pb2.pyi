@@ -83,7 +83,7 @@ class StatsSnapshot(_message.Message):
     def __init__(self, requests: _Optional[int] = ..., status: _Optional[_Mapping[int, int]] = ..., errors: _Optional[_Mapping[str, int]] = ..., latency: _Optional[bytes] = ...) -> None: ...
 
 class NodeSnapshot(_message.Message):
-    __slots__ = ("node_id", "run_id", "term", "seq", "part_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share", "dropped_saturated", "generator")
+    __slots__ = ("node_id", "run_id", "term", "seq", "part_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share", "dropped_saturated", "generator", "latency_ms")
     class StepsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,13 @@ class NodeSnapshot(_message.Message):
         key: str
         value: StatsSnapshot
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[StatsSnapshot, _Mapping]] = ...) -> None: ...
+    class LatencyMsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +114,7 @@ class NodeSnapshot(_message.Message):
     SHARE_FIELD_NUMBER: _ClassVar[int]
     DROPPED_SATURATED_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     run_id: str
     term: int
@@ -123,7 +131,8 @@ class NodeSnapshot(_message.Message):
     share: float
     dropped_saturated: int
     generator: GeneratorLoad
-    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., part_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ..., dropped_saturated: _Optional[int] = ..., generator: _Optional[_Union[GeneratorLoad, _Mapping]] = ...) -> None: ...
+    latency_ms: _containers.ScalarMap[str, float]
+    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., part_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ..., dropped_saturated: _Optional[int] = ..., generator: _Optional[_Union[GeneratorLoad, _Mapping]] = ..., latency_ms: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class GeneratorLoad(_message.Message):
     __slots__ = ("cpu", "cpu_wait", "loop_lag_ms", "saturated", "saturated_s", "first_saturated_s", "peak_cpu", "peak_cpu_wait", "peak_loop_lag_ms", "parts_saturated")
