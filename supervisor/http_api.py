@@ -1,4 +1,4 @@
-"""The node's HTTP API: cluster health, Prometheus metrics and run results.
+"""The node's HTTP API: cluster health, Prometheus metrics, run results and the dashboard.
 
 It runs on uvicorn inside the supervisor's own event loop. Every handler is a plain
 read of in-memory state, so the API answers quickly even while a run saturates the
@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from loadtest_supervisor.live.dashboard import dashboard_routes
 from loadtest_supervisor.live.prometheus import build_registry
 from loadtest_supervisor.metrics.run_totals import RunTotals
 
@@ -47,6 +48,10 @@ class NodeView(Protocol):
         node's own last finished run) or ``cluster`` (a cluster's merged results, of its
         latest run or of ``run_id``; a standalone node is its own cluster)."""
 
+    async def overview(self) -> dict[str, Any]:
+        """The cluster overview (``cluster/overview.py``: nodes, leader, plan, run; a
+        standalone node is its own cluster of one)."""
+
 
 class StandaloneNode:
     """The NodeView of a node with cluster mode off.
@@ -54,10 +59,15 @@ class StandaloneNode:
     During a run, ``/results`` is the run's live document, built from the workers'
     latest snapshots when asked and kept for ``refresh_s`` (their snapshot interval: a
     newer build could hold nothing new); once the run is over, its final document.
+    ``config`` is the plan's ``{"sha256", "source"}`` for the overview.
     """
 
-    def __init__(self, node_id: str) -> None:
+    def __init__(self, node_id: str, config: dict[str, Any] | None = None) -> None:
         self._node_id = node_id
+        self._config = config
+        self.address: str | None = None  # the HTTP API's, once it listens
+        self.workers: int | None = None
+        self._window: Callable[[], tuple[float, float] | None] = lambda: None
         self._totals: RunTotals | None = None
         self._results: dict[str, Any] | None = None
         self._live: Callable[[], dict[str, Any] | None] | None = None
@@ -90,6 +100,43 @@ class StandaloneNode:
             self._live_built_at = now
         return self._live_document
 
+    async def overview(self) -> dict[str, Any]:
+        window = self._window()
+        run = None
+        if window is not None:
+            state = "running"
+            if self._results is not None:
+                state = "stopped" if self._results.get("interrupted") else "finished"
+            run = {
+                "run_id": None,
+                "plan_sha256": (self._config or {}).get("sha256"),
+                "state": state,
+                "start_at": window[0],
+                "end_at": window[1],
+            }
+        node = {
+            "node_id": self._node_id,
+            "address": self.address,
+            "state": "standalone",
+            "term": 0,
+            "share": 1.0 if run else None,
+            "workers": self.workers,
+        }
+        return {
+            "node_id": self._node_id,
+            "leader_id": None,
+            "term": 0,
+            "cluster_ready": False,
+            "nodes": [node],
+            "config": self._config,
+            "run": run,
+            "served_from": "self",
+        }
+
+    def set_window(self, window: Callable[[], tuple[float, float] | None]) -> None:
+        """Where the run's start and end are read, on the wall clock (None: not started)."""
+        self._window = window
+
     def set_live(self, build: Callable[[], dict[str, Any] | None], refresh_s: float) -> None:
         """Serve ``build()`` (None: no results yet) until ``set_results`` gives the final
         document, rebuilt at most every ``refresh_s``."""
@@ -103,8 +150,11 @@ class StandaloneNode:
         self._results = results
 
 
-def build_app(node: NodeView, routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """The read-only API of ``node``, plus ``routes`` (the cluster's mutating ones)."""
+def build_app(
+    node: NodeView, routes: Sequence[BaseRoute] = (), api_writes: bool = False
+) -> Starlette:
+    """The read-only API of ``node`` and its dashboard, plus ``routes`` (the cluster's
+    mutating ones); ``api_writes``: they take a token (the dashboard offers a stop)."""
     registry = build_registry(node.totals, node.cluster_document)
 
     # Handlers are async on purpose: sync ones would run in a thread pool and read the
@@ -130,6 +180,7 @@ def build_app(node: NodeView, routes: Sequence[BaseRoute] = ()) -> Starlette:
             Route("/health/cluster", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/results", results, methods=["GET"]),
+            *dashboard_routes(node, api_writes),
             *routes,
         ]
     )

@@ -9,9 +9,11 @@ the final one after it, for ``linger`` seconds more before the API closes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import signal
+from time import monotonic, time
 from typing import Any
 
 from rich.console import Console
@@ -53,8 +55,21 @@ async def _start_api(settings: Settings, node: StandaloneNode) -> HttpApiServer 
         # The test is the job; a busy metrics port must not stop it.
         log_event(log, "http_api_unavailable", error=str(exc), level=logging.WARNING)
         return None
-    log_event(log, "http_api_listening", addr=f"{host}:{server.port}")
+    node.address = f"{host}:{server.port}"
+    log_event(log, "http_api_listening", addr=node.address)
     return server
+
+
+def _plan_config(config_path: str | None) -> dict[str, Any]:
+    """The plan's source and, from a file, its SHA-256 (as a cluster's file source has it)."""
+    if config_path is None:
+        return {"sha256": None, "source": "environment", "version": None}
+    try:
+        with open(config_path, "rb") as plan_file:
+            sha = hashlib.sha256(plan_file.read()).hexdigest()
+    except OSError:  # it was read moments ago; only the dashboard would miss the hash
+        sha = None
+    return {"sha256": sha, "source": f"file {config_path}", "version": None}
 
 
 async def _show_progress(progress: ProgressLine, run: LoadRun) -> None:
@@ -89,14 +104,22 @@ async def _run(settings: Settings, out_path: str | None, linger: float) -> int:
     except SetupError as exc:
         console.print(f"loadtest-supervisor: cannot run: {exc}", style="red", highlight=False)
         return ExitCode.CANNOT_RUN
-    node = StandaloneNode(settings.node.node_id)
+    node = StandaloneNode(settings.node.node_id, _plan_config(settings.config_path))
+    node.workers = run.worker_count
     node.set_totals(run.totals)
+
+    def window() -> tuple[float, float] | None:
+        if not run.run_start:
+            return None
+        wall = time() - monotonic()
+        return run.run_start + wall, run.run_end + wall
 
     def live_results() -> dict[str, Any] | None:
         outcome = run.outcome_so_far()
         return None if outcome is None else build_results(plan, outcome)
 
     node.set_live(live_results, refresh_s=SNAPSHOT_INTERVAL)
+    node.set_window(window)
     api = await _start_api(settings, node)
 
     stop = asyncio.Event()

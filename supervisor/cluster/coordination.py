@@ -1,5 +1,5 @@
 """What only the leader does, asked of any node: commit a plan, stop the run, merge the
-cluster's results.
+cluster's results, see every node.
 
 A node that is not the leader forwards the call to the leader it knows over
 ``Coordination`` (authenticated like every call between nodes). A leader that changed in
@@ -31,6 +31,9 @@ CALL_TIMEOUT_S = 10.0
 # A follower's GET /results waits this long for the leader, then answers from the log.
 RESULTS_TIMEOUT_S = 2.0
 RESULTS_METHOD = "/loadtest.v1.Coordination/Results"
+# The dashboard asks every second: a leader slower than this is shown as not answering.
+OVERVIEW_TIMEOUT_S = 1.0
+OVERVIEW_METHOD = "/loadtest.v1.Coordination/Overview"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,26 @@ class LeaderCalls:
             if reply is not None and reply.available:
                 return _served(json.loads(reply.json), "leader", reply.leader_id)
         return _served(self.results.committed_document(run_id), "checkpoint", None)
+
+    async def overview(self) -> dict[str, Any]:
+        """The cluster overview (``overview.py``): the leader's, fetched from it on another
+        node; this node's own when the leader cannot say. ``served_from`` says which."""
+        status = self._view.status
+        if node_state(status) == "follower" and status.leader is not None:
+            async with self._auth.channel(status.leader) as channel:
+                stub = loadtest_pb2_grpc.CoordinationStub(channel)
+                try:
+                    reply = await stub.Overview(
+                        loadtest_pb2.OverviewRequest(),
+                        timeout=OVERVIEW_TIMEOUT_S,
+                        metadata=self._auth.call_metadata(OVERVIEW_METHOD),
+                    )
+                except grpc.aio.AioRpcError:
+                    reply = None
+            if reply is not None and reply.available:
+                return {**json.loads(reply.json), "served_from": "leader"}
+        leading = node_state(self._view.status) == "leader"
+        return {**self._view.own_overview(), "served_from": "leader" if leading else "self"}
 
     def leader_document(self, run_id: str = "") -> dict[str, Any] | None:
         """On the leader: what it merged last, unless that is of another run."""
@@ -212,6 +235,15 @@ class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
             available=document is not None,
             json=json.dumps(document) if document is not None else "",
             leader_id=self._view.leader_id() or "",
+        )
+
+    async def Overview(  # noqa: N802 (gRPC method name)
+        self, request: loadtest_pb2.OverviewRequest, context: grpc.aio.ServicerContext
+    ) -> loadtest_pb2.OverviewReply:
+        if node_state(self._view.status) != "leader":
+            return loadtest_pb2.OverviewReply(available=False)
+        return loadtest_pb2.OverviewReply(
+            available=True, json=json.dumps(self._view.own_overview())
         )
 
     def _ack(self, accepted: bool, reason: str) -> loadtest_pb2.Ack:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loadtest_supervisor.cluster.contracts import Consensus, Discovery, NodeStatus, State
+from loadtest_supervisor.cluster.overview import overview
 from loadtest_supervisor.metrics.run_totals import RunTotals
 
 
@@ -47,6 +48,8 @@ class ClusterView:
         # where GET /results gets the cluster's (set by the node).
         self.cluster_results: dict[str, Any] | None = None
         self.cluster_source: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
+        # Where the dashboard gets the cluster overview: the leader's (set by the node).
+        self.overview_source: Callable[[], Awaitable[dict[str, Any]]] | None = None
         # Metrics snapshot bytes this node sent the leader over gRPC (bench reads it).
         self.metrics_sent_bytes = 0
 
@@ -65,7 +68,7 @@ class ClusterView:
         return status.leader_id
 
     def health(self) -> dict[str, Any]:
-        status = self.consensus.status() if self.consensus is not None else self._status
+        status = self._current_status()
         state = node_state(status)
         ready = state != "forming"
         doc = {
@@ -95,6 +98,21 @@ class ClusterView:
         if self.metrics_sent_bytes:
             doc["metrics_sent_bytes"] = self.metrics_sent_bytes
         return doc
+
+    def own_overview(self) -> dict[str, Any]:
+        """The cluster overview as this node's consensus sees it."""
+        status = self._current_status()
+        return overview(
+            self._node_id, self._advertise_addr, node_state(status), status, self.committed
+        )
+
+    async def overview(self) -> dict[str, Any]:
+        if self.overview_source is None:
+            return {**self.own_overview(), "served_from": "self"}
+        return await self.overview_source()
+
+    def _current_status(self) -> NodeStatus:
+        return self.consensus.status() if self.consensus is not None else self._status
 
     def totals(self) -> RunTotals | None:
         return self._totals

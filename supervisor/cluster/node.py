@@ -180,6 +180,7 @@ class ClusterNode:
         )
         calls = LeaderCalls(self._keeper, self._runs, self._results, self.view, auth)
         self.view.cluster_source = calls.cluster_results
+        self.view.overview_source = calls.overview
         self._coordination = CoordinationServicer(calls, self.view)
         try:
             self._grpc = await start_grpc_server(
@@ -198,7 +199,8 @@ class ClusterNode:
         if settings.http_api:
             host, port = split_host_port(settings.health_addr)
             try:
-                app = build_app(self.view, run_routes(calls, settings.api_token))
+                routes = run_routes(calls, settings.api_token)
+                app = build_app(self.view, routes, api_writes=settings.api_token is not None)
                 self._api = await serve_http_api(app, host, port)
             except OSError as exc:
                 raise NodeStartError(str(exc), ExitCode.CANNOT_RUN) from exc

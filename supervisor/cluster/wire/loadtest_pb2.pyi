@@ -231,3 +231,15 @@ class ResultsReply(_message.Message):
     json: str
     leader_id: str
     def __init__(self, available: _Optional[bool] = ..., json: _Optional[str] = ..., leader_id: _Optional[str] = ...) -> None: ...
+
+class OverviewRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class OverviewReply(_message.Message):
+    __slots__ = ("available", "json")
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    available: bool
+    json: str
+    def __init__(self, available: _Optional[bool] = ..., json: _Optional[str] = ...) -> None: ...

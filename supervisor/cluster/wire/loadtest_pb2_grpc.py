@@ -209,6 +209,11 @@ class CoordinationStub:
                 request_serializer=loadtest__pb2.ResultsRequest.SerializeToString,
                 response_deserializer=loadtest__pb2.ResultsReply.FromString,
                 _registered_method=True)
+        self.Overview = channel.unary_unary(
+                '/loadtest.v1.Coordination/Overview',
+                request_serializer=loadtest__pb2.OverviewRequest.SerializeToString,
+                response_deserializer=loadtest__pb2.OverviewReply.FromString,
+                _registered_method=True)
         self.Clock = channel.unary_unary(
                 '/loadtest.v1.Coordination/Clock',
                 request_serializer=loadtest__pb2.ClockRequest.SerializeToString,
@@ -252,6 +257,14 @@ class CoordinationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Overview(self, request, context):
+        """The leader's cluster overview (JSON: nodes, leader, plan, run), for a follower's
+        dashboard (supervisor/cluster/overview.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Clock(self, request, context):
         """The callee's wall clock, for the caller to measure its offset by the round trip.
         """
@@ -281,6 +294,11 @@ def add_CoordinationServicer_to_server(servicer, server):
                     servicer.Results,
                     request_deserializer=loadtest__pb2.ResultsRequest.FromString,
                     response_serializer=loadtest__pb2.ResultsReply.SerializeToString,
+            ),
+            'Overview': grpc.unary_unary_rpc_method_handler(
+                    servicer.Overview,
+                    request_deserializer=loadtest__pb2.OverviewRequest.FromString,
+                    response_serializer=loadtest__pb2.OverviewReply.SerializeToString,
             ),
             'Clock': grpc.unary_unary_rpc_method_handler(
                     servicer.Clock,
@@ -398,6 +416,33 @@ class Coordination:
             '/loadtest.v1.Coordination/Results',
             loadtest__pb2.ResultsRequest.SerializeToString,
             loadtest__pb2.ResultsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Overview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loadtest.v1.Coordination/Overview',
+            loadtest__pb2.OverviewRequest.SerializeToString,
+            loadtest__pb2.OverviewReply.FromString,
             options,
             channel_credentials,
             insecure,
