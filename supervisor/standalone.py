@@ -108,11 +108,12 @@ async def _run(settings: Settings, out_path: str | None, linger: float) -> int:
     node.workers = run.worker_count
     node.set_totals(run.totals)
 
+    wall_offset = time() - monotonic()  # read once, so the window reads the same each time
+
     def window() -> tuple[float, float] | None:
         if not run.run_start:
             return None
-        wall = time() - monotonic()
-        return run.run_start + wall, run.run_end + wall
+        return run.run_start + wall_offset, run.run_end + wall_offset
 
     def live_results() -> dict[str, Any] | None:
         outcome = run.outcome_so_far()

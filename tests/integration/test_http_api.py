@@ -188,3 +188,44 @@ def test_port_in_use_is_a_clear_oserror(run):
         assert str(err.value) == expected
 
     run(scenario())
+
+
+def test_the_dashboard_and_its_state_are_served_for_real():
+    node = StandaloneNode("node-dev-1", {"sha256": "ab" * 32, "source": "file plan.yaml"})
+    timeline = {"interval_s": 1, "points": [{"t": t, "rps": 10.0} for t in (1, 2, 3)]}
+    node.set_results({"requests_total": 30, "latency_hdr": "HISTFAAAA", "timeline": timeline})
+
+    async def scenario():
+        server = await serve_http_api(build_app(node), "127.0.0.1", 0)
+        try:
+            page = await fetch(server.port, "/")
+            files = [
+                await fetch(server.port, f"/dashboard/static/dashboard.{ext}")
+                for ext in ("js", "css")
+            ]
+            whole = await fetch(server.port, "/dashboard/state")
+            later = await fetch(server.port, "/dashboard/state?after=2")
+            bad = await fetch(server.port, "/dashboard/state?after=soon")
+            return page, files, whole, later, bad
+        finally:
+            await server.stop()
+
+    page, files, whole, later, bad = asyncio.run(scenario())
+    assert page[:2] == (200, "text/html; charset=utf-8")
+    assert '<script src="/dashboard/static/dashboard.js"' in page[2]
+    assert [(status, ctype.split(";")[0]) for status, ctype, _ in files] == [
+        (200, "text/javascript"),
+        (200, "text/css"),
+    ]
+    state = json.loads(whole[2])
+    assert state["api_writes"] is False  # a standalone node has no stop to offer
+    assert state["cluster"]["config"]["source"] == "file plan.yaml"
+    assert [n["state"] for n in state["cluster"]["nodes"]] == ["standalone"]
+    # The page draws no histogram, and asks only for the timeline points it lacks.
+    assert "latency_hdr" not in state["results"]
+    assert [p["t"] for p in state["results"]["timeline"]["points"]] == [1, 2, 3]
+    assert [p["t"] for p in json.loads(later[2])["results"]["timeline"]["points"]] == [3]
+    assert bad[0] == 400
+    assert json.loads(bad[2]) == {
+        "error": "after='soon': allowed: a number of seconds into the run"
+    }

@@ -79,6 +79,20 @@ def test_the_wheel_holds_our_one_package_and_nothing_else(wheel: tuple[Path, str
     assert modules == expected
 
 
+def test_the_wheel_holds_the_dashboards_page_script_and_style(wheel: tuple[Path, str]) -> None:
+    static = ROOT / "supervisor" / "live" / "static"
+    with zipfile.ZipFile(wheel[0]) as archive:
+        shipped = {
+            name: archive.read(name)
+            for name in archive.namelist()
+            if name.startswith("loadtest_supervisor/live/static/")
+        }
+    expected = {
+        f"loadtest_supervisor/live/static/{p.name}": p.read_bytes() for p in static.iterdir()
+    }
+    assert len(expected) == 3 and shipped == expected
+
+
 def test_installing_and_removing_supervisord_leaves_both_clis_working(
     wheel: tuple[Path, str], tmp_path: Path
 ) -> None:

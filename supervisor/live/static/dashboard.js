@@ -21,6 +21,7 @@
       recent: [],        // {time, errors: {kind: n}}, newest first
       fromTimeline: false,
       timelineAfter: null,
+      interval: 1,
       previous: null,    // the last results seen, for rates between two polls
       leaderId: undefined,
     };
@@ -79,8 +80,9 @@
   async function poll() {
     const started = Date.now();
     try {
+      // The last point again too: the leader may have merged more into it since.
       const after = run && run.fromTimeline && run.timelineAfter != null
-        ? "?after=" + encodeURIComponent(run.timelineAfter) : "";
+        ? "?after=" + encodeURIComponent(run.timelineAfter - run.interval) : "";
       const response = await fetch("/dashboard/state" + after, { cache: "no-store" });
       if (!response.ok) throw new Error("HTTP " + response.status);
       render(await response.json());
@@ -121,7 +123,7 @@
       run.fromTimeline = true;
       collectTimeline(timeline);
     } else {
-      collectTotals(results);
+      collectTotals(results, cluster);
     }
     const leaderId = cluster.leader_id;
     if (!run.fromTimeline && run.leaderId !== undefined && leaderId !== run.leaderId) {
@@ -133,6 +135,7 @@
 
   function collectTimeline(timeline) {
     const interval = timeline.interval_s || 1;
+    run.interval = interval;
     const byT = new Map(run.points.map((p) => [p.t, p]));
     for (const point of timeline.points) {
       const latency = point.latency_ms || {};
@@ -160,24 +163,32 @@
   }
 
   // Without a timeline: rates from two successive documents' totals.
-  function collectTotals(results) {
-    const previous = run.previous;
+  function collectTotals(results, cluster) {
+    let previous = run.previous;
     const t = elapsed(results);
+    if (previous !== null && results.requests_total < previous.requests) {
+      // A new leader began from the last checkpoint: count from here, never negative.
+      previous = null;
+    }
     if (previous !== null && t > previous.t) {
       const dt = t - previous.t;
-      const nodeRps = {};
+      const rps = (results.requests_total - previous.requests) / dt;
+      // A standalone node is its own cluster of one.
+      const nodeRps = results.nodes ? {} : { [cluster.node_id]: rps };
       for (const [node, entry] of Object.entries(results.nodes || {})) {
         const before = previous.nodes[node];
-        if (before !== undefined) nodeRps[node] = (entry.requests_total - before) / dt;
+        if (before !== undefined && entry.requests_total >= before) {
+          nodeRps[node] = (entry.requests_total - before) / dt;
+        }
       }
       const latency = results.latency_ms || {};
       run.points.push({
         t: t,
-        rps: (results.requests_total - previous.requests) / dt,
+        rps: rps,
         errors: (results.errors_total - previous.errors) / dt,
         p50: latency.p50, p90: latency.p90, p99: latency.p99, max: latency.max,
         inFlight: null,
-        nodeRps: results.nodes ? nodeRps : null,
+        nodeRps: nodeRps,
       });
       if (run.points.length > KEEP_POINTS) run.points.shift();
       const fresh = {};
@@ -251,7 +262,7 @@
     }
     setText("run-id", record.run_id ? record.run_id.slice(0, 12) : "");
     setText("run-state", record.state);
-    const planned = record.end_at - record.start_at;
+    const planned = Math.max(record.end_at - record.start_at, 1e-9);
     const done = results ? elapsed(results) : 0;
     const fraction = record.state === "finished" ? 1 : Math.min(1, Math.max(0, done / planned));
     $("run-progress").value = fraction;
@@ -259,8 +270,11 @@
   }
 
   function renderStop(apiWrites, cluster) {
-    const form = $("stop-form");
-    form.hidden = !apiWrites;
+    if (!apiWrites) return;
+    if ($("stop-form") === null) {
+      $("stop-place").appendChild($("stop-template").content.cloneNode(true));
+      $("stop-form").addEventListener("submit", stopRun);
+    }
     $("stop-button").disabled = !cluster.run || cluster.run.state !== "running";
   }
 
@@ -421,8 +435,5 @@
     element.setAttribute("data-points", String(all.length));
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    $("stop-form").addEventListener("submit", stopRun);
-    poll();
-  });
+  document.addEventListener("DOMContentLoaded", poll);
 })();
