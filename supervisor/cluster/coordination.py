@@ -31,6 +31,8 @@ CALL_TIMEOUT_S = 10.0
 # A follower's GET /results waits this long for the leader, then answers from the log.
 RESULTS_TIMEOUT_S = 2.0
 RESULTS_METHOD = "/loadtest.v1.Coordination/Results"
+# A caller cannot hold a call (and this node's poll of its workers) open for longer.
+MAX_PREPARED_WAIT_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,22 @@ def _served(
 
 
 class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
-    def __init__(self, calls: LeaderCalls, view: ClusterView) -> None:
+    def __init__(
+        self,
+        calls: LeaderCalls,
+        view: ClusterView,
+        prepared_within: Callable[[str, float], Awaitable[bool]],
+    ) -> None:
         self._calls = calls
         self._view = view
+        self._prepared_within = prepared_within
+
+    async def Prepared(  # noqa: N802 (gRPC method name)
+        self, request: loadtest_pb2.PreparedRequest, context: grpc.aio.ServicerContext
+    ) -> loadtest_pb2.PreparedReply:
+        wait_s = min(request.wait_ms, MAX_PREPARED_WAIT_MS) / 1000
+        ready = await self._prepared_within(request.plan_sha256, wait_s)
+        return loadtest_pb2.PreparedReply(ready=ready)
 
     async def Clock(  # noqa: N802 (gRPC method name)
         self, request: loadtest_pb2.ClockRequest, context: grpc.aio.ServicerContext

@@ -46,6 +46,20 @@ class StreamAck(_message.Message):
     frames: int
     def __init__(self, frames: _Optional[int] = ...) -> None: ...
 
+class PreparedRequest(_message.Message):
+    __slots__ = ("plan_sha256", "wait_ms")
+    PLAN_SHA256_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    plan_sha256: str
+    wait_ms: int
+    def __init__(self, plan_sha256: _Optional[str] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class PreparedReply(_message.Message):
+    __slots__ = ("ready",)
+    READY_FIELD_NUMBER: _ClassVar[int]
+    ready: bool
+    def __init__(self, ready: _Optional[bool] = ...) -> None: ...
+
 class ClockRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
