@@ -60,6 +60,7 @@ from loadtest_supervisor.cluster.node_snapshot import (
     to_text,
     to_wire,
 )
+from loadtest_supervisor.cluster.wire import loadtest_pb2
 from loadtest_supervisor.config.loading import load_plan_text
 from loadtest_supervisor.metrics.stats import MergedStats, Stats
 from tests.cluster.api_client import TOKEN, node_results, post_run
@@ -75,6 +76,7 @@ BEGIN, END = "<!-- BEGIN cluster_metrics -->", "<!-- END cluster_metrics -->"
 TIMEOUT_S = 60.0
 INTERVAL_S = 1.0  # CLUSTER_METRICS_INTERVAL, as METRICS sets it
 CHECKPOINT_S = 5.0
+RUN_S = 60.0  # how long the simulated nodes' reports have been running
 TRAFFIC_RPS = 300
 STEPS = {"browse / home": 3.0, "browse / page": 5.0, "api / token": 8.0, "api / echo": 12.0}
 FAILOVER_RPS, FAILOVER_SECONDS = 300, 15  # as the test has them
@@ -175,38 +177,61 @@ def traffic(seconds: int, workdir: Path, nginx: Nginx) -> Traffic:
 # --- 2. merge CPU ---
 
 
-def node_report(index: int, nodes: int, requests: int, rng: random.Random) -> NodeReport:
-    """A node's cumulative report as the leader holds it: real Stats, log-normal latency
-    per step around its median (ms), 0.5 % 5xx, through the wire form and back."""
+@dataclass
+class Sent:
+    """One node's reports as the leader's stream gets them: the previous interval's, then
+    this one's, holding one interval more of requests."""
+
+    earlier: NodeReport
+    now: NodeReport
+
+    def held(self) -> tuple[NodeReport, loadtest_pb2.NodeSnapshot]:
+        """What the leader holds after the earlier report, and the snapshot that follows it
+        on the stream (its histograms only the interval's)."""
+        return from_wire(to_wire(self.earlier)), to_wire(self.now, since=self.earlier)
+
+
+def node_reports(index: int, nodes: int, requests: int, rng: random.Random) -> Sent:
+    """A node's cumulative reports: real Stats, log-normal latency per step around its
+    median (ms), 0.5 % 5xx; ``requests`` in all, the last interval's 1/RUN_S of them."""
     total, steps = Stats(), {name: Stats() for name in STEPS}
     names, medians = list(STEPS), list(STEPS.values())
-    for _ in range(requests):
-        k = rng.randrange(len(names))
-        latency_us = int(rng.lognormvariate(0, 0.6) * medians[k] * 1000)
-        status, error = (500, "http_5xx") if rng.random() < 0.005 else (200, None)
-        total.record(status, latency_us, error)
-        steps[names[k]].record(status, latency_us, error)
-    report = NodeReport(
-        node_id=f"node-{index}",
-        part_id=f"part-{index}",
-        run_id="bench",
-        seq=requests,
-        term=3,
-        # As a node sends it: with its total's latency figures read on the node.
-        message={
-            "total": total.snapshot(),
-            "latency_ms": MergedStats.of([total.snapshot()]).latency_ms(),
-            "steps": {name: s.snapshot() for name, s in steps.items()},
-            "dropped": 0,
-            "worker_restarts": 0,
-        },
-        joined_at=1000.0,
-        duration_s=60.0,
-        final=False,
-        interrupted=False,
-        share=1 / nodes,
-    )
-    return from_wire(to_wire(report))
+
+    def record(count: int) -> None:
+        for _ in range(count):
+            k = rng.randrange(len(names))
+            latency_us = int(rng.lognormvariate(0, 0.6) * medians[k] * 1000)
+            status, error = (500, "http_5xx") if rng.random() < 0.005 else (200, None)
+            total.record(status, latency_us, error)
+            steps[names[k]].record(status, latency_us, error)
+
+    def report(seq: int) -> NodeReport:
+        return NodeReport(
+            node_id=f"node-{index}",
+            part_id=f"part-{index}",
+            run_id="bench",
+            seq=seq,
+            term=3,
+            # As a node sends it: with its total's latency figures read on the node.
+            message={
+                "total": total.snapshot(),
+                "latency_ms": MergedStats.of([total.snapshot()]).latency_ms(),
+                "steps": {name: s.snapshot() for name, s in steps.items()},
+                "dropped": 0,
+                "worker_restarts": 0,
+            },
+            joined_at=1000.0,
+            duration_s=RUN_S,
+            final=False,
+            interrupted=False,
+            share=1 / nodes,
+        )
+
+    per_interval = int(requests * INTERVAL_S / RUN_S)
+    record(requests - per_interval)
+    earlier = report(1)
+    record(per_interval)
+    return Sent(earlier, report(2))
 
 
 @dataclass
@@ -216,7 +241,8 @@ class Merge:
     merge_s: list[float]  # CPU s per cluster_document call
     decode_s: float  # CPU s to decode one node's snapshot (from_wire)
     checkpoint_s: float  # CPU s for one checkpoint of every report (to_text)
-    wire_bytes: int  # one report's NodeSnapshot size
+    wire_bytes: int  # one report's NodeSnapshot size on a stream (one interval's histograms)
+    full_bytes: int  # the same report whole (a stream's first, a checkpoint's)
     hdr_bytes: dict[str, int]  # of it: the total's and each step's HDR encoding
     profile: str = ""
 
@@ -233,7 +259,11 @@ class Merge:
 
 def merge_cpu(nodes: int, requests: int, merges: int, profile: bool) -> Merge:
     rng = random.Random(nodes)
-    reports = [node_report(i, nodes, requests, rng) for i in range(nodes)]
+    sent = [node_reports(i, nodes, requests, rng) for i in range(nodes)]
+    streams = [one.held() for one in sent]
+    began = time.process_time()
+    reports = [from_wire(snapshot, base) for base, snapshot in streams]
+    decode = (time.process_time() - began) / nodes
     plan = load_plan_text(scenario_plan("http://127.0.0.1:9/", 1000, 600), "bench")
     start = time.time() - 60
     run = {
@@ -252,18 +282,14 @@ def merge_cpu(nodes: int, requests: int, merges: int, profile: bool) -> Merge:
         document = cluster_document(plan, run, reports, time.time(), False)
         times.append(time.process_time() - began)
     assert document["requests_total"] == nodes * requests
-    wire = [to_wire(r) for r in reports]
-    began = time.process_time()
-    for snapshot in wire:
-        from_wire(snapshot)
-    decode = (time.process_time() - began) / nodes
     began = time.process_time()
     texts = [to_text(r) for r in reports]
     checkpoint = time.process_time() - began
     assert from_text(texts[0]).requests == requests
-    one = wire[0]
+    one = streams[0][1]
     hdr = {"total": len(one.total.latency)} | {k: len(v.latency) for k, v in one.steps.items()}
-    result = Merge(nodes, requests, times, decode, checkpoint, one.ByteSize(), hdr)
+    full = to_wire(sent[0].now).ByteSize()
+    result = Merge(nodes, requests, times, decode, checkpoint, one.ByteSize(), full, hdr)
     if profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -423,16 +449,20 @@ def render(
             "In-process replay: each simulated node's cumulative report holds "
             f"{merges[0].requests_per_node:,} requests of real `Stats` (log-normal latency "
             "around a median of 3, 5, 8 and 12 ms per step, σ 0.6, 0.5 % 5xx), four steps, "
-            "taken through the wire form and back as the leader holds them. *merge*: one "
+            "taken through the wire form and back as the leader holds them: the previous "
+            "interval's report whole, then this interval's (1/60 of the requests) as a "
+            "stream sends it, its histograms only the interval's. *merge*: one "
             "`cluster_document` call (what the leader does once per interval), CPU time "
             f"(`time.process_time`), median of {args.merges}; *decode*: `from_wire` of one "
-            "node's snapshot (the leader's gRPC servicer does it for every push); "
+            "node's snapshot onto the report held (the leader's gRPC servicer does it for "
+            "every push); "
             "*checkpoint*: `to_text` of every report (every 5 s). % of one core at one "
             "merge and one push per node per second.",
             "",
             "| nodes | merge ms (median) | merge ms (max) | decode ms per node | checkpoint ms "
-            "| % of one core | snapshot bytes | of which HDR: total, steps |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| % of one core | snapshot bytes on a stream | whole | of which HDR on a stream: "
+            "total, steps |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for m in merges:
             steps = ", ".join(f"{v:,}" for k, v in m.hdr_bytes.items() if k != "total")
@@ -440,6 +470,7 @@ def render(
                 f"| {m.nodes} | {statistics.median(m.merge_s) * 1000:.1f} | "
                 f"{max(m.merge_s) * 1000:.1f} | {m.decode_s * 1000:.2f} | "
                 f"{m.checkpoint_s * 1000:.1f} | {m.per_second:.1%} | {m.wire_bytes:,} | "
+                f"{m.full_bytes:,} | "
                 f"{m.hdr_bytes['total']:,}; {steps} |"
             )
         at20 = next((m for m in merges if m.nodes == 20), merges[-1])

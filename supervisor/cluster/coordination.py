@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from loadtest_supervisor.cluster.health import ClusterView, node_state
-from loadtest_supervisor.cluster.node_snapshot import from_wire
+from loadtest_supervisor.cluster.node_snapshot import NodeReport, from_wire
 from loadtest_supervisor.cluster.peer_auth import PeerAuth, authenticated_node_id
 from loadtest_supervisor.cluster.plan_keeper import CommitFailed, PlanKeeper
 from loadtest_supervisor.cluster.results_keeper import ResultsKeeper
@@ -207,14 +207,20 @@ class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
         context: grpc.aio.ServicerContext,
     ) -> loadtest_pb2.Ack:
         caller = authenticated_node_id(context)
+        held: dict[str, NodeReport] = {}  # the last report of each part on this stream
         async for snapshot in request_iterator:
-            report = from_wire(snapshot)
-            if caller is not None and report.node_id != caller:
-                refused = f"a report of {report.node_id} from {caller}"
-            else:
-                refused = self._calls.results.offer(report)
+            if caller is not None and snapshot.node_id != caller:
+                return self._ack(False, f"a report of {snapshot.node_id} from {caller}")
+            # Before the histograms are added to the held report's: from here it is taken.
+            refused = self._calls.results.refusal(snapshot.term)
             if refused is not None:
                 return self._ack(False, refused)
+            try:
+                report = from_wire(snapshot, held.get(f"{snapshot.node_id}/{snapshot.part_id}"))
+            except ValueError as exc:
+                return self._ack(False, str(exc))
+            held[report.key] = report
+            self._calls.results.offer(report)
         return self._ack(True, "")
 
     async def Results(  # noqa: N802 (gRPC method name)

@@ -37,13 +37,15 @@ class _Stream:
         self.leader = leader
         self._view = view
         self._queue: asyncio.Queue[loadtest_pb2.NodeSnapshot | None] = asyncio.Queue()
+        self._sent: dict[str, NodeReport] = {}  # the last report of each part on this stream
         self._channel = auth.channel(leader)
         stub = loadtest_pb2_grpc.CoordinationStub(self._channel)
         self._call = stub.PushMetrics(self._items(), metadata=auth.call_metadata(PUSH_METHOD))
         self.done = asyncio.ensure_future(self._wait())
 
     def send(self, report: NodeReport) -> None:
-        snapshot = to_wire(report)
+        snapshot = to_wire(report, since=self._sent.get(report.key))
+        self._sent[report.key] = report
         self._view.metrics_sent_bytes += snapshot.ByteSize()
         self._queue.put_nowait(snapshot)
 
