@@ -77,6 +77,10 @@ INTERVAL_S = 1.0  # CLUSTER_METRICS_INTERVAL, as METRICS sets it
 CHECKPOINT_S = 5.0
 TRAFFIC_RPS = 300
 STEPS = {"browse / home": 3.0, "browse / page": 5.0, "api / token": 8.0, "api / echo": 12.0}
+LATENCY_SIGMA = 0.6  # of the replayed log-normal latencies
+ERROR_SHARE = 0.005  # of the replayed requests answered 5xx
+KILL_AT = 0.4  # of the failover run's duration
+RATE_WINDOW_S = 2  # the dead leader's rate is taken over this much before the kill
 FAILOVER_RPS, FAILOVER_SECONDS = 300, 15  # as the test has them
 
 
@@ -182,8 +186,8 @@ def node_report(index: int, nodes: int, requests: int, rng: random.Random) -> No
     names, medians = list(STEPS), list(STEPS.values())
     for _ in range(requests):
         k = rng.randrange(len(names))
-        latency_us = int(rng.lognormvariate(0, 0.6) * medians[k] * 1000)
-        status, error = (500, "http_5xx") if rng.random() < 0.005 else (200, None)
+        latency_us = int(rng.lognormvariate(0, LATENCY_SIGMA) * medians[k] * 1000)
+        status, error = (500, "http_5xx") if rng.random() < ERROR_SHARE else (200, None)
         total.record(status, latency_us, error)
         steps[names[k]].record(status, latency_us, error)
     report = NodeReport(
@@ -309,7 +313,7 @@ def reconcile_once(rep: int, workdir: Path, nginx: Nginx) -> Reconciled:
         if status != 200:
             raise RuntimeError(f"POST /runs: {status} {reply}")
         run = new_run(survivors[0], None)
-        time.sleep(max(0.0, run["start_at"] + 0.4 * FAILOVER_SECONDS - time.time()))
+        time.sleep(max(0.0, run["start_at"] + KILL_AT * FAILOVER_SECONDS - time.time()))
         killed = time.time()
         leader.kill9()
         cluster.wait_for_agreement(TIMEOUT_S)
@@ -330,13 +334,13 @@ def reconcile_once(rep: int, workdir: Path, nginx: Nginx) -> Reconciled:
         if hit.path.startswith(prefix + "n"):
             index = int(hit.path[len(prefix) + 1 :])
             served[index] += 1
-            recent += index == dead and killed - 2 <= hit.at < killed
+            recent += index == dead and killed - RATE_WINDOW_S <= hit.at < killed
     counted = {i: final["nodes"][n.node_id]["requests_total"] for i, n in by_index.items()}
     match = all(
         final["nodes"][n.node_id]["requests_total"] == d["requests_total"]
         for n, d in zip(survivors, local, strict=True)
     )
-    result = Reconciled(served, counted, dead, recent / 2, match)
+    result = Reconciled(served, counted, dead, recent / RATE_WINDOW_S, match)
     print(
         f"  rep {rep + 1}: served {served}, counted {counted}, dead {dead}: lost "
         f"{result.lost_dead} of its own ({result.dead_rate:.0f}/s), {result.lost_survivors} "
@@ -372,7 +376,8 @@ def render(
             "",
             "### Metrics traffic",
             "",
-            f"3 nodes, `CLUSTER_METRICS_INTERVAL=1s`, Rps {TRAFFIC_RPS}/s for {flow.seconds} s, "
+            f"3 nodes, `CLUSTER_METRICS_INTERVAL={INTERVAL_S:g}s`, "
+            f"Rps {TRAFFIC_RPS}/s for {flow.seconds} s, "
             "two scenarios of two steps each (weights 3:1), 1 worker per node. "
             "`metrics_sent_bytes`: serialized NodeSnapshot bytes a follower pushed to the "
             "leader over `Coordination.PushMetrics` (protobuf, before gRPC framing and TLS), "
@@ -401,9 +406,10 @@ def render(
         wire = {k: flow.run_tcp_per_s[k] - flow.idle_tcp_per_s[k] for k in flow.run_tcp_per_s}
         lines += [
             "",
-            "The leader pushes no snapshot, but it commits its own report through Raft four "
-            "times an interval (`leader_metrics`) and every report each checkpoint, and Raft "
-            "sends each commit to every follower: its run − idle row is that.",
+            "The leader pushes no snapshot, but it commits its own report through Raft more "
+            "often than once an interval (`leader_metrics`, design §9) and every report each "
+            "checkpoint, and Raft sends each commit to every follower: its run − idle row is "
+            "that.",
         ]
         goals.append(
             (
@@ -422,13 +428,14 @@ def render(
             "",
             "In-process replay: each simulated node's cumulative report holds "
             f"{merges[0].requests_per_node:,} requests of real `Stats` (log-normal latency "
-            "around a median of 3, 5, 8 and 12 ms per step, σ 0.6, 0.5 % 5xx), four steps, "
+            f"around a median of {', '.join(f'{v:g}' for v in STEPS.values())} ms per step, "
+            f"σ {LATENCY_SIGMA:g}, {ERROR_SHARE * 100:g} % 5xx), {len(STEPS)} steps, "
             "taken through the wire form and back as the leader holds them. *merge*: one "
             "`cluster_document` call (what the leader does once per interval), CPU time "
             f"(`time.process_time`), median of {args.merges}; *decode*: `from_wire` of one "
             "node's snapshot (the leader's gRPC servicer does it for every push); "
-            "*checkpoint*: `to_text` of every report (every 5 s). % of one core at one "
-            "merge and one push per node per second.",
+            f"*checkpoint*: `to_text` of every report (every {CHECKPOINT_S:g} s). "
+            "% of one core at one merge and one push per node per second.",
             "",
             "| nodes | merge ms (median) | merge ms (max) | decode ms per node | checkpoint ms "
             "| % of one core | snapshot bytes | of which HDR: total, steps |",
@@ -467,11 +474,12 @@ def render(
             "",
             f"The leader-kill scenario of `tests/cluster/test_cluster_results.py`, {len(reps)} "
             f"times on a fresh 3-node cluster: Rps {FAILOVER_RPS}/s for {FAILOVER_SECONDS} s, "
-            "`CLUSTER_METRICS_INTERVAL=1s`, `CLUSTER_CHECKPOINT_INTERVAL=5s`, the leader "
-            "killed -9 at 40 %. Served: requests nginx logged from each node (its "
+            f"`CLUSTER_METRICS_INTERVAL={INTERVAL_S:g}s`, "
+            f"`CLUSTER_CHECKPOINT_INTERVAL={CHECKPOINT_S:g}s`, the leader "
+            f"killed -9 at {KILL_AT:.0%}. Served: requests nginx logged from each node (its "
             "`${node_index}` in the path); counted: its `requests_total` in the final "
-            "cluster document. The dead leader's rate is its own in nginx's log over the 2 s "
-            "before the kill; one interval of it is what it may lose.",
+            "cluster document. The dead leader's rate is its own in nginx's log over the "
+            f"{RATE_WINDOW_S} s before the kill; one interval of it is what it may lose.",
             "",
             "| rep | dead leader: served | counted | lost | its rate /s | lost in intervals "
             "| survivors: served − counted | survivors' entries = their local totals |",

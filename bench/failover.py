@@ -50,6 +50,7 @@ BEGIN, END = "<!-- BEGIN failover -->", "<!-- END failover -->"
 SECRET = "bench-failover-secret"
 AGREE_TIMEOUT_S = 30.0  # a failover slower than this is recorded as a failure
 SETTLE_S = 1.0  # after the restarted node rejoined, before the next kill
+POLL_S = 0.02  # each node's /health/cluster, by the harness's poller threads
 
 
 @dataclass
@@ -112,7 +113,7 @@ def run_size(n: int, args: argparse.Namespace, workdir: Path, nginx_url: str) ->
             workdir / f"cluster-{n}",
             faults,
             env=env,
-            poll_interval=0.02,
+            poll_interval=POLL_S,
             command=loaded_node_command(args.workers),
         ) as cluster,
     ):
@@ -190,10 +191,10 @@ def render(results: list[SizeResult], args: argparse.Namespace, command: str) ->
         "contention is N times a real host's.",
         "- Failover time: from `kill -9` of the leader's process group until every "
         "survivor's latest /health/cluster answer names the same new leader (polled every "
-        "20 ms per node, so times include up to ~20 ms of polling and the pollers' own "
-        "scheduling delay on a saturated machine). After each kill the node is restarted "
-        "with the same id and data dir and the cluster let settle; the next kill comes "
-        "~1 s after it rejoined, so links are never idle for 3.5 s here (the idle-link "
+        f"{POLL_S * 1000:.0f} ms per node, so times include up to that much polling and the "
+        "pollers' own scheduling delay on a saturated machine). After each kill the node is "
+        "restarted with the same id and data dir and the cluster let settle; the next kill "
+        f"comes {SETTLE_S:g} s after it rejoined, so links never go idle here (the idle-link "
         "case is covered by the Raft plugin's own test).",
         f"- Soak: {args.soak_minutes:g} min of full load per size, no fault "
         f"({'the issue asks for 10 min' if args.soak_minutes != 10 else 'as the issue asks'}).",
@@ -224,9 +225,6 @@ def render(results: list[SizeResult], args: argparse.Namespace, command: str) ->
         marks = ["met" if met(r) else "**not met**" for r in results]
         lines.append(f"| {name} | " + " | ".join(marks) + " |")
     lines += [
-        "",
-        "For reference, pysyncobj's own TCP transport measured 1.71 s median and 2.33 s max "
-        "here (after its links went idle).",
         "",
         "Failover times, s: "
         + "; ".join(
