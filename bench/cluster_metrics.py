@@ -81,6 +81,7 @@ LATENCY_SIGMA = 0.6  # of the replayed log-normal latencies
 ERROR_SHARE = 0.005  # of the replayed requests answered 5xx
 KILL_AT = 0.4  # of the failover run's duration
 RATE_WINDOW_S = 2  # the dead leader's rate is taken over this much before the kill
+TRAFFIC_MARGIN_S = 5  # the traffic window leaves out the run's first and last seconds
 FAILOVER_RPS, FAILOVER_SECONDS = 300, 15  # as the test has them
 
 
@@ -137,7 +138,7 @@ def traffic(seconds: int, workdir: Path, nginx: Nginx) -> Traffic:
     nodes = [leader, *followers]
     pids = {n.node_id: n.pid for n in nodes}
     port = cluster.grpc_port or 0
-    window = seconds - 10.0
+    window = seconds - 2.0 * TRAFFIC_MARGIN_S
     with cluster:
         before = grpc_sent(pids, port)
         time.sleep(window)
@@ -148,7 +149,7 @@ def traffic(seconds: int, workdir: Path, nginx: Nginx) -> Traffic:
         if status != 200:
             raise RuntimeError(f"POST /runs: {status} {reply}")
         run = new_run(leader, None)
-        time.sleep(max(0.0, run["start_at"] + 5 - time.time()))
+        time.sleep(max(0.0, run["start_at"] + TRAFFIC_MARGIN_S - time.time()))
         sent0 = {n.node_id: n.health().get("metrics_sent_bytes", 0) for n in followers}
         tcp0, t0 = grpc_sent(pids, port), time.monotonic()
         time.sleep(window)
@@ -381,7 +382,8 @@ def render(
             "two scenarios of two steps each (weights 3:1), 1 worker per node. "
             "`metrics_sent_bytes`: serialized NodeSnapshot bytes a follower pushed to the "
             "leader over `Coordination.PushMetrics` (protobuf, before gRPC framing and TLS), "
-            f"per second from 5 s to {flow.seconds - 5} s into the run. TCP: the bytes each "
+            f"per second from {TRAFFIC_MARGIN_S} s to {flow.seconds - TRAFFIC_MARGIN_S} s into "
+            "the run. TCP: the bytes each "
             "node's process sent on its established connections to or from the cluster "
             "port (Raft, metrics pushes, clock calls; the kernel's `bytes_sent` via `ss "
             "-tinp`, headers of TCP/IP not included), idle (the same cluster for as long "

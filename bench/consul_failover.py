@@ -45,6 +45,10 @@ from pathlib import Path
 import consul as consul_api
 
 from bench.results_md import replace_section
+from loadtest_supervisor.plugins.consul_discovery.consul_settings import (
+    ConsulConfig,
+    ConsulSettings,
+)
 from tests.cluster.harness import ClusterHarness
 from tests.consul.consul_cluster import consul_cluster, service_dns
 from tests.consul.plugin_node import PluginNode, node_settings
@@ -64,6 +68,8 @@ DEFAULT_TIMINGS = (
     "CONSUL_LIVENESS_TTL",
     "CONSUL_ANTI_ENTROPY_INTERVAL",
 )
+# The plugin's own defaults, as the runs labelled "defaults" use them.
+DEFAULTS = ConsulSettings.from_config(ConsulConfig())
 _LEADER_LINE = re.compile(r"ts=(\S+)Z .*event=state_changed old=\S+ new=leader")
 
 
@@ -243,9 +249,13 @@ def render(tags: list[float], results: list[IntervalResult], command: str) -> st
 
 
 def label(interval: str) -> str:
+    ttl = f"TTL {DEFAULTS.liveness_ttl_s:g}s"
     if interval == DEFAULT:
-        return "defaults (HTTP check 5s/2s, TTL 1s)"
-    return f"HTTP check {interval}, TTL 1s"
+        return (
+            f"defaults (HTTP check {DEFAULTS.check_interval_s:g}s/"
+            f"{DEFAULTS.check_timeout_s:g}s, {ttl})"
+        )
+    return f"HTTP check {interval}, {ttl}"
 
 
 def main(argv: list[str] | None = None) -> int:

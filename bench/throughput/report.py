@@ -91,13 +91,13 @@ def report(results: dict[str, Result], pairs: list[Pair], args: argparse.Namespa
 - Server: nginx, 1 worker process pinned to core {SERVER_CORE}, keep-alive, `return 200 "ok\\n"`.
   Every generator pinned to core {GENERATOR_CORE}, {args.connections} connections, \
 {args.duration} s.
-- Load average (1 min) before / after the run: {args.load_before} / {args.load_after}.
+- One-minute load average before / after the run: {args.load_before} / {args.load_after}.
   Anything else running on core 0 or 1 takes req/s from the generators; CPU per request and
   requests per CPU-second hold up far better, so the goals are judged on both.
 - CPU = user + sys of the generator's whole process tree (supervisor and workers for the
   engine, startup included), from `getrusage(RUSAGE_CHILDREN)` around each run. "CPU ÷ run"
-  is that over the run's duration: below 100 % the generator waited (for nginx, or for core 0
-  when something else had it).
+  is that over the run's duration: below a whole core the generator waited (for nginx, or for
+  core 0 when something else had it).
 - Steady µs/request (engine only): CPU of the supervisor and all its descendants
   (utime + stime of each `/proc/<pid>/stat`, found by ppid) ÷ `loadtest_requests_total` from
   the engine's `/metrics`, both taken at {w1:.2f} s and {w2:.2f} s after launch

@@ -24,6 +24,7 @@ are. A new figure that was measured but not sourced fails here.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -134,6 +135,84 @@ def test_every_results_section_names_command_date_and_machine() -> None:
         if not all(has.values()):
             missing.append((title, [k for k, v in has.items() if not v]))
     assert missing == []
+
+
+# The generated sections of RESULTS.md hold only what a run measured or was set to.
+
+GOAL = re.compile(r"[≤≥<>][^|]*$")  # a comparison earlier in the same table cell or text
+
+
+def _builds_section(function: ast.FunctionDef) -> bool:
+    """Whether the function writes ``BEGIN`` into text (not merely passes it on, as the
+    call that replaces the section in RESULTS.md does)."""
+    passed = {
+        id(arg) for node in ast.walk(function) if isinstance(node, ast.Call) for arg in node.args
+    }
+    return any(
+        isinstance(n, ast.Name) and n.id == "BEGIN" and id(n) not in passed
+        for n in ast.walk(function)
+    )
+
+
+def _section_builders(tree: ast.Module) -> list[ast.FunctionDef]:
+    """The module's functions that build its RESULTS.md section, and the module's
+    functions those call, transitively."""
+    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    names = {name for name, f in functions.items() if _builds_section(f)}
+    todo = list(names)
+    while todo:
+        for node in ast.walk(functions[todo.pop()]):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                if node.func.id in functions and node.func.id not in names:
+                    names.add(node.func.id)
+                    todo.append(node.func.id)
+    return [functions[name] for name in sorted(names)]
+
+
+def fixed_figures(source: str) -> list[tuple[int, str]]:
+    """Figures written as literal text into a generated section: (line, figure). A figure
+    there must be formatted from a value the run measured or a constant it ran with;
+    only a goal or threshold (after ≤, ≥, < or >) may be literal."""
+    tree = ast.parse(source)
+    found = []
+    for function in _section_builders(tree):
+        docstring = ast.get_docstring(function, clean=False)
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if node.value == docstring:
+                continue
+            for match in FIGURE.finditer(node.value):
+                if not GOAL.search(node.value[: match.start()]):
+                    found.append((node.lineno, match.group(0)))
+    return found
+
+
+def _section_generators() -> list[Path]:
+    return sorted(
+        p for p in (ROOT / "bench").rglob("*.py") if re.search(r"^BEGIN\b", p.read_text(), re.M)
+    )
+
+
+def test_the_benchmarks_that_write_results_md_are_found() -> None:
+    names = {p.name for p in _section_generators()}
+    assert {"failover.py", "consul_failover.py", "report.py", "vote_fsync.py"} <= names
+
+
+@pytest.mark.parametrize("path", _section_generators(), ids=lambda p: p.name)
+def test_generated_sections_hold_no_fixed_figure(path: Path) -> None:
+    assert fixed_figures(path.read_text(encoding="utf-8")) == []
+
+
+def test_a_fixed_figure_in_a_generator_fails_and_a_formatted_one_passes() -> None:
+    source = (
+        "BEGIN = '<!-- BEGIN x -->'\n"
+        "def note(p99):\n"
+        "    return f'two workers: p99 {p99:.1f} ms against 1 ms'\n"
+        "def render(p99):\n"
+        "    return BEGIN + note(p99) + ' | goal p99 ≤ 20 ms |'\n"
+    )
+    assert fixed_figures(source) == [(3, "1 ms")]
 
 
 # The checker itself, on small texts.
