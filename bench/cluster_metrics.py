@@ -79,6 +79,11 @@ CHECKPOINT_S = 5.0
 RUN_S = 60.0  # how long the simulated nodes' reports have been running
 TRAFFIC_RPS = 300
 STEPS = {"browse / home": 3.0, "browse / page": 5.0, "api / token": 8.0, "api / echo": 12.0}
+LATENCY_SIGMA = 0.6  # of the replayed log-normal latencies
+ERROR_SHARE = 0.005  # of the replayed requests answered 5xx
+KILL_AT = 0.4  # of the failover run's duration
+RATE_WINDOW_S = 2  # the dead leader's rate is taken over this much before the kill
+TRAFFIC_MARGIN_S = 5  # the traffic window leaves out the run's first and last seconds
 FAILOVER_RPS, FAILOVER_SECONDS = 300, 15  # as the test has them
 
 
@@ -135,7 +140,7 @@ def traffic(seconds: int, workdir: Path, nginx: Nginx) -> Traffic:
     nodes = [leader, *followers]
     pids = {n.node_id: n.pid for n in nodes}
     port = cluster.grpc_port or 0
-    window = seconds - 10.0
+    window = seconds - 2.0 * TRAFFIC_MARGIN_S
     with cluster:
         before = grpc_sent(pids, port)
         time.sleep(window)
@@ -146,7 +151,7 @@ def traffic(seconds: int, workdir: Path, nginx: Nginx) -> Traffic:
         if status != 200:
             raise RuntimeError(f"POST /runs: {status} {reply}")
         run = new_run(leader, None)
-        time.sleep(max(0.0, run["start_at"] + 5 - time.time()))
+        time.sleep(max(0.0, run["start_at"] + TRAFFIC_MARGIN_S - time.time()))
         sent0 = {n.node_id: n.health().get("metrics_sent_bytes", 0) for n in followers}
         tcp0, t0 = grpc_sent(pids, port), time.monotonic()
         time.sleep(window)
@@ -200,8 +205,8 @@ def node_reports(index: int, nodes: int, requests: int, rng: random.Random) -> S
     def record(count: int) -> None:
         for _ in range(count):
             k = rng.randrange(len(names))
-            latency_us = int(rng.lognormvariate(0, 0.6) * medians[k] * 1000)
-            status, error = (500, "http_5xx") if rng.random() < 0.005 else (200, None)
+            latency_us = int(rng.lognormvariate(0, LATENCY_SIGMA) * medians[k] * 1000)
+            status, error = (500, "http_5xx") if rng.random() < ERROR_SHARE else (200, None)
             total.record(status, latency_us, error)
             steps[names[k]].record(status, latency_us, error)
 
@@ -335,7 +340,7 @@ def reconcile_once(rep: int, workdir: Path, nginx: Nginx) -> Reconciled:
         if status != 200:
             raise RuntimeError(f"POST /runs: {status} {reply}")
         run = new_run(survivors[0], None)
-        time.sleep(max(0.0, run["start_at"] + 0.4 * FAILOVER_SECONDS - time.time()))
+        time.sleep(max(0.0, run["start_at"] + KILL_AT * FAILOVER_SECONDS - time.time()))
         killed = time.time()
         leader.kill9()
         cluster.wait_for_agreement(TIMEOUT_S)
@@ -356,13 +361,13 @@ def reconcile_once(rep: int, workdir: Path, nginx: Nginx) -> Reconciled:
         if hit.path.startswith(prefix + "n"):
             index = int(hit.path[len(prefix) + 1 :])
             served[index] += 1
-            recent += index == dead and killed - 2 <= hit.at < killed
+            recent += index == dead and killed - RATE_WINDOW_S <= hit.at < killed
     counted = {i: final["nodes"][n.node_id]["requests_total"] for i, n in by_index.items()}
     match = all(
         final["nodes"][n.node_id]["requests_total"] == d["requests_total"]
         for n, d in zip(survivors, local, strict=True)
     )
-    result = Reconciled(served, counted, dead, recent / 2, match)
+    result = Reconciled(served, counted, dead, recent / RATE_WINDOW_S, match)
     print(
         f"  rep {rep + 1}: served {served}, counted {counted}, dead {dead}: lost "
         f"{result.lost_dead} of its own ({result.dead_rate:.0f}/s), {result.lost_survivors} "
@@ -398,11 +403,13 @@ def render(
             "",
             "### Metrics traffic",
             "",
-            f"3 nodes, `CLUSTER_METRICS_INTERVAL=1s`, Rps {TRAFFIC_RPS}/s for {flow.seconds} s, "
+            f"3 nodes, `CLUSTER_METRICS_INTERVAL={INTERVAL_S:g}s`, "
+            f"Rps {TRAFFIC_RPS}/s for {flow.seconds} s, "
             "two scenarios of two steps each (weights 3:1), 1 worker per node. "
             "`metrics_sent_bytes`: serialized NodeSnapshot bytes a follower pushed to the "
             "leader over `Coordination.PushMetrics` (protobuf, before gRPC framing and TLS), "
-            f"per second from 5 s to {flow.seconds - 5} s into the run. TCP: the bytes each "
+            f"per second from {TRAFFIC_MARGIN_S} s to {flow.seconds - TRAFFIC_MARGIN_S} s into "
+            "the run. TCP: the bytes each "
             "node's process sent on its established connections to or from the cluster "
             "port (Raft, metrics pushes, clock calls; the kernel's `bytes_sent` via `ss "
             "-tinp`, headers of TCP/IP not included), idle (the same cluster for as long "
@@ -427,9 +434,10 @@ def render(
         wire = {k: flow.run_tcp_per_s[k] - flow.idle_tcp_per_s[k] for k in flow.run_tcp_per_s}
         lines += [
             "",
-            "The leader pushes no snapshot, but it commits its own report through Raft four "
-            "times an interval (`leader_metrics`) and every report each checkpoint, and Raft "
-            "sends each commit to every follower: its run − idle row is that.",
+            "The leader pushes no snapshot, but it commits its own report through Raft more "
+            "often than once an interval (`leader_metrics`, design §9) and every report each "
+            "checkpoint, and Raft sends each commit to every follower: its run − idle row is "
+            "that.",
         ]
         goals.append(
             (
@@ -448,16 +456,18 @@ def render(
             "",
             "In-process replay: each simulated node's cumulative report holds "
             f"{merges[0].requests_per_node:,} requests of real `Stats` (log-normal latency "
-            "around a median of 3, 5, 8 and 12 ms per step, σ 0.6, 0.5 % 5xx), four steps, "
+            f"around a median of {', '.join(f'{v:g}' for v in STEPS.values())} ms per step, "
+            f"σ {LATENCY_SIGMA:g}, {ERROR_SHARE * 100:g} % 5xx), {len(STEPS)} steps, "
             "taken through the wire form and back as the leader holds them: the previous "
-            "interval's report whole, then this interval's (1/60 of the requests) as a "
-            "stream sends it, its histograms only the interval's. *merge*: one "
+            "interval's report whole, then this interval's "
+            f"(1/{RUN_S / INTERVAL_S:g} of the requests) as a stream sends it, its histograms "
+            "only the interval's. *merge*: one "
             "`cluster_document` call (what the leader does once per interval), CPU time "
             f"(`time.process_time`), median of {args.merges}; *decode*: `from_wire` of one "
             "node's snapshot onto the report held (the leader's gRPC servicer does it for "
             "every push); "
-            "*checkpoint*: `to_text` of every report (every 5 s). % of one core at one "
-            "merge and one push per node per second.",
+            f"*checkpoint*: `to_text` of every report (every {CHECKPOINT_S:g} s). "
+            "% of one core at one merge and one push per node per second.",
             "",
             "| nodes | merge ms (median) | merge ms (max) | decode ms per node | checkpoint ms "
             "| % of one core | snapshot bytes on a stream | whole | of which HDR on a stream: "
@@ -498,11 +508,12 @@ def render(
             "",
             f"The leader-kill scenario of `tests/cluster/test_cluster_results.py`, {len(reps)} "
             f"times on a fresh 3-node cluster: Rps {FAILOVER_RPS}/s for {FAILOVER_SECONDS} s, "
-            "`CLUSTER_METRICS_INTERVAL=1s`, `CLUSTER_CHECKPOINT_INTERVAL=5s`, the leader "
-            "killed -9 at 40 %. Served: requests nginx logged from each node (its "
+            f"`CLUSTER_METRICS_INTERVAL={INTERVAL_S:g}s`, "
+            f"`CLUSTER_CHECKPOINT_INTERVAL={CHECKPOINT_S:g}s`, the leader "
+            f"killed -9 at {KILL_AT:.0%}. Served: requests nginx logged from each node (its "
             "`${node_index}` in the path); counted: its `requests_total` in the final "
-            "cluster document. The dead leader's rate is its own in nginx's log over the 2 s "
-            "before the kill; one interval of it is what it may lose.",
+            "cluster document. The dead leader's rate is its own in nginx's log over the "
+            f"{RATE_WINDOW_S} s before the kill; one interval of it is what it may lose.",
             "",
             "| rep | dead leader: served | counted | lost | its rate /s | lost in intervals "
             "| survivors: served − counted | survivors' entries = their local totals |",
