@@ -60,6 +60,7 @@ from loadtest_supervisor.cluster.node_snapshot import (
     to_text,
     to_wire,
 )
+from loadtest_supervisor.cluster.wire import loadtest_pb2
 from loadtest_supervisor.config.loading import load_plan_text
 from loadtest_supervisor.metrics.stats import MergedStats, Stats
 from tests.cluster.api_client import TOKEN, node_results, post_run
@@ -75,8 +76,14 @@ BEGIN, END = "<!-- BEGIN cluster_metrics -->", "<!-- END cluster_metrics -->"
 TIMEOUT_S = 60.0
 INTERVAL_S = 1.0  # CLUSTER_METRICS_INTERVAL, as METRICS sets it
 CHECKPOINT_S = 5.0
+RUN_S = 60.0  # how long the simulated nodes' reports have been running
 TRAFFIC_RPS = 300
 STEPS = {"browse / home": 3.0, "browse / page": 5.0, "api / token": 8.0, "api / echo": 12.0}
+LATENCY_SIGMA = 0.6  # of the replayed log-normal latencies
+ERROR_SHARE = 0.005  # of the replayed requests answered 5xx
+KILL_AT = 0.4  # of the failover run's duration
+RATE_WINDOW_S = 2  # the dead leader's rate is taken over this much before the kill
+TRAFFIC_MARGIN_S = 5  # the traffic window leaves out the run's first and last seconds
 FAILOVER_RPS, FAILOVER_SECONDS = 300, 15  # as the test has them
 
 
@@ -133,7 +140,7 @@ def traffic(seconds: int, workdir: Path, nginx: Nginx) -> Traffic:
     nodes = [leader, *followers]
     pids = {n.node_id: n.pid for n in nodes}
     port = cluster.grpc_port or 0
-    window = seconds - 10.0
+    window = seconds - 2.0 * TRAFFIC_MARGIN_S
     with cluster:
         before = grpc_sent(pids, port)
         time.sleep(window)
@@ -144,7 +151,7 @@ def traffic(seconds: int, workdir: Path, nginx: Nginx) -> Traffic:
         if status != 200:
             raise RuntimeError(f"POST /runs: {status} {reply}")
         run = new_run(leader, None)
-        time.sleep(max(0.0, run["start_at"] + 5 - time.time()))
+        time.sleep(max(0.0, run["start_at"] + TRAFFIC_MARGIN_S - time.time()))
         sent0 = {n.node_id: n.health().get("metrics_sent_bytes", 0) for n in followers}
         tcp0, t0 = grpc_sent(pids, port), time.monotonic()
         time.sleep(window)
@@ -175,38 +182,61 @@ def traffic(seconds: int, workdir: Path, nginx: Nginx) -> Traffic:
 # --- 2. merge CPU ---
 
 
-def node_report(index: int, nodes: int, requests: int, rng: random.Random) -> NodeReport:
-    """A node's cumulative report as the leader holds it: real Stats, log-normal latency
-    per step around its median (ms), 0.5 % 5xx, through the wire form and back."""
+@dataclass
+class Sent:
+    """One node's reports as the leader's stream gets them: the previous interval's, then
+    this one's, holding one interval more of requests."""
+
+    earlier: NodeReport
+    now: NodeReport
+
+    def held(self) -> tuple[NodeReport, loadtest_pb2.NodeSnapshot]:
+        """What the leader holds after the earlier report, and the snapshot that follows it
+        on the stream (its histograms only the interval's)."""
+        return from_wire(to_wire(self.earlier)), to_wire(self.now, since=self.earlier)
+
+
+def node_reports(index: int, nodes: int, requests: int, rng: random.Random) -> Sent:
+    """A node's cumulative reports: real Stats, log-normal latency per step around its
+    median (ms), 0.5 % 5xx; ``requests`` in all, the last interval's 1/RUN_S of them."""
     total, steps = Stats(), {name: Stats() for name in STEPS}
     names, medians = list(STEPS), list(STEPS.values())
-    for _ in range(requests):
-        k = rng.randrange(len(names))
-        latency_us = int(rng.lognormvariate(0, 0.6) * medians[k] * 1000)
-        status, error = (500, "http_5xx") if rng.random() < 0.005 else (200, None)
-        total.record(status, latency_us, error)
-        steps[names[k]].record(status, latency_us, error)
-    report = NodeReport(
-        node_id=f"node-{index}",
-        part_id=f"part-{index}",
-        run_id="bench",
-        seq=requests,
-        term=3,
-        # As a node sends it: with its total's latency figures read on the node.
-        message={
-            "total": total.snapshot(),
-            "latency_ms": MergedStats.of([total.snapshot()]).latency_ms(),
-            "steps": {name: s.snapshot() for name, s in steps.items()},
-            "dropped": 0,
-            "worker_restarts": 0,
-        },
-        joined_at=1000.0,
-        duration_s=60.0,
-        final=False,
-        interrupted=False,
-        share=1 / nodes,
-    )
-    return from_wire(to_wire(report))
+
+    def record(count: int) -> None:
+        for _ in range(count):
+            k = rng.randrange(len(names))
+            latency_us = int(rng.lognormvariate(0, LATENCY_SIGMA) * medians[k] * 1000)
+            status, error = (500, "http_5xx") if rng.random() < ERROR_SHARE else (200, None)
+            total.record(status, latency_us, error)
+            steps[names[k]].record(status, latency_us, error)
+
+    def report(seq: int) -> NodeReport:
+        return NodeReport(
+            node_id=f"node-{index}",
+            part_id=f"part-{index}",
+            run_id="bench",
+            seq=seq,
+            term=3,
+            # As a node sends it: with its total's latency figures read on the node.
+            message={
+                "total": total.snapshot(),
+                "latency_ms": MergedStats.of([total.snapshot()]).latency_ms(),
+                "steps": {name: s.snapshot() for name, s in steps.items()},
+                "dropped": 0,
+                "worker_restarts": 0,
+            },
+            joined_at=1000.0,
+            duration_s=RUN_S,
+            final=False,
+            interrupted=False,
+            share=1 / nodes,
+        )
+
+    per_interval = int(requests * INTERVAL_S / RUN_S)
+    record(requests - per_interval)
+    earlier = report(1)
+    record(per_interval)
+    return Sent(earlier, report(2))
 
 
 @dataclass
@@ -216,7 +246,8 @@ class Merge:
     merge_s: list[float]  # CPU s per cluster_document call
     decode_s: float  # CPU s to decode one node's snapshot (from_wire)
     checkpoint_s: float  # CPU s for one checkpoint of every report (to_text)
-    wire_bytes: int  # one report's NodeSnapshot size
+    wire_bytes: int  # one report's NodeSnapshot size on a stream (one interval's histograms)
+    full_bytes: int  # the same report whole (a stream's first, a checkpoint's)
     hdr_bytes: dict[str, int]  # of it: the total's and each step's HDR encoding
     profile: str = ""
 
@@ -233,7 +264,11 @@ class Merge:
 
 def merge_cpu(nodes: int, requests: int, merges: int, profile: bool) -> Merge:
     rng = random.Random(nodes)
-    reports = [node_report(i, nodes, requests, rng) for i in range(nodes)]
+    sent = [node_reports(i, nodes, requests, rng) for i in range(nodes)]
+    streams = [one.held() for one in sent]
+    began = time.process_time()
+    reports = [from_wire(snapshot, base) for base, snapshot in streams]
+    decode = (time.process_time() - began) / nodes
     plan = load_plan_text(scenario_plan("http://127.0.0.1:9/", 1000, 600), "bench")
     start = time.time() - 60
     run = {
@@ -252,18 +287,14 @@ def merge_cpu(nodes: int, requests: int, merges: int, profile: bool) -> Merge:
         document = cluster_document(plan, run, reports, time.time(), False)
         times.append(time.process_time() - began)
     assert document["requests_total"] == nodes * requests
-    wire = [to_wire(r) for r in reports]
-    began = time.process_time()
-    for snapshot in wire:
-        from_wire(snapshot)
-    decode = (time.process_time() - began) / nodes
     began = time.process_time()
     texts = [to_text(r) for r in reports]
     checkpoint = time.process_time() - began
     assert from_text(texts[0]).requests == requests
-    one = wire[0]
+    one = streams[0][1]
     hdr = {"total": len(one.total.latency)} | {k: len(v.latency) for k, v in one.steps.items()}
-    result = Merge(nodes, requests, times, decode, checkpoint, one.ByteSize(), hdr)
+    full = to_wire(sent[0].now).ByteSize()
+    result = Merge(nodes, requests, times, decode, checkpoint, one.ByteSize(), full, hdr)
     if profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -309,7 +340,7 @@ def reconcile_once(rep: int, workdir: Path, nginx: Nginx) -> Reconciled:
         if status != 200:
             raise RuntimeError(f"POST /runs: {status} {reply}")
         run = new_run(survivors[0], None)
-        time.sleep(max(0.0, run["start_at"] + 0.4 * FAILOVER_SECONDS - time.time()))
+        time.sleep(max(0.0, run["start_at"] + KILL_AT * FAILOVER_SECONDS - time.time()))
         killed = time.time()
         leader.kill9()
         cluster.wait_for_agreement(TIMEOUT_S)
@@ -330,13 +361,13 @@ def reconcile_once(rep: int, workdir: Path, nginx: Nginx) -> Reconciled:
         if hit.path.startswith(prefix + "n"):
             index = int(hit.path[len(prefix) + 1 :])
             served[index] += 1
-            recent += index == dead and killed - 2 <= hit.at < killed
+            recent += index == dead and killed - RATE_WINDOW_S <= hit.at < killed
     counted = {i: final["nodes"][n.node_id]["requests_total"] for i, n in by_index.items()}
     match = all(
         final["nodes"][n.node_id]["requests_total"] == d["requests_total"]
         for n, d in zip(survivors, local, strict=True)
     )
-    result = Reconciled(served, counted, dead, recent / 2, match)
+    result = Reconciled(served, counted, dead, recent / RATE_WINDOW_S, match)
     print(
         f"  rep {rep + 1}: served {served}, counted {counted}, dead {dead}: lost "
         f"{result.lost_dead} of its own ({result.dead_rate:.0f}/s), {result.lost_survivors} "
@@ -372,11 +403,13 @@ def render(
             "",
             "### Metrics traffic",
             "",
-            f"3 nodes, `CLUSTER_METRICS_INTERVAL=1s`, Rps {TRAFFIC_RPS}/s for {flow.seconds} s, "
+            f"3 nodes, `CLUSTER_METRICS_INTERVAL={INTERVAL_S:g}s`, "
+            f"Rps {TRAFFIC_RPS}/s for {flow.seconds} s, "
             "two scenarios of two steps each (weights 3:1), 1 worker per node. "
             "`metrics_sent_bytes`: serialized NodeSnapshot bytes a follower pushed to the "
             "leader over `Coordination.PushMetrics` (protobuf, before gRPC framing and TLS), "
-            f"per second from 5 s to {flow.seconds - 5} s into the run. TCP: the bytes each "
+            f"per second from {TRAFFIC_MARGIN_S} s to {flow.seconds - TRAFFIC_MARGIN_S} s into "
+            "the run. TCP: the bytes each "
             "node's process sent on its established connections to or from the cluster "
             "port (Raft, metrics pushes, clock calls; the kernel's `bytes_sent` via `ss "
             "-tinp`, headers of TCP/IP not included), idle (the same cluster for as long "
@@ -401,9 +434,10 @@ def render(
         wire = {k: flow.run_tcp_per_s[k] - flow.idle_tcp_per_s[k] for k in flow.run_tcp_per_s}
         lines += [
             "",
-            "The leader pushes no snapshot, but it commits its own report through Raft four "
-            "times an interval (`leader_metrics`) and every report each checkpoint, and Raft "
-            "sends each commit to every follower: its run − idle row is that.",
+            "The leader pushes no snapshot, but it commits its own report through Raft more "
+            "often than once an interval (`leader_metrics`, design §9) and every report each "
+            "checkpoint, and Raft sends each commit to every follower: its run − idle row is "
+            "that.",
         ]
         goals.append(
             (
@@ -422,17 +456,23 @@ def render(
             "",
             "In-process replay: each simulated node's cumulative report holds "
             f"{merges[0].requests_per_node:,} requests of real `Stats` (log-normal latency "
-            "around a median of 3, 5, 8 and 12 ms per step, σ 0.6, 0.5 % 5xx), four steps, "
-            "taken through the wire form and back as the leader holds them. *merge*: one "
+            f"around a median of {', '.join(f'{v:g}' for v in STEPS.values())} ms per step, "
+            f"σ {LATENCY_SIGMA:g}, {ERROR_SHARE * 100:g} % 5xx), {len(STEPS)} steps, "
+            "taken through the wire form and back as the leader holds them: the previous "
+            "interval's report whole, then this interval's "
+            f"(1/{RUN_S / INTERVAL_S:g} of the requests) as a stream sends it, its histograms "
+            "only the interval's. *merge*: one "
             "`cluster_document` call (what the leader does once per interval), CPU time "
             f"(`time.process_time`), median of {args.merges}; *decode*: `from_wire` of one "
-            "node's snapshot (the leader's gRPC servicer does it for every push); "
-            "*checkpoint*: `to_text` of every report (every 5 s). % of one core at one "
-            "merge and one push per node per second.",
+            "node's snapshot onto the report held (the leader's gRPC servicer does it for "
+            "every push); "
+            f"*checkpoint*: `to_text` of every report (every {CHECKPOINT_S:g} s). "
+            "% of one core at one merge and one push per node per second.",
             "",
             "| nodes | merge ms (median) | merge ms (max) | decode ms per node | checkpoint ms "
-            "| % of one core | snapshot bytes | of which HDR: total, steps |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| % of one core | snapshot bytes on a stream | whole | of which HDR on a stream: "
+            "total, steps |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for m in merges:
             steps = ", ".join(f"{v:,}" for k, v in m.hdr_bytes.items() if k != "total")
@@ -440,6 +480,7 @@ def render(
                 f"| {m.nodes} | {statistics.median(m.merge_s) * 1000:.1f} | "
                 f"{max(m.merge_s) * 1000:.1f} | {m.decode_s * 1000:.2f} | "
                 f"{m.checkpoint_s * 1000:.1f} | {m.per_second:.1%} | {m.wire_bytes:,} | "
+                f"{m.full_bytes:,} | "
                 f"{m.hdr_bytes['total']:,}; {steps} |"
             )
         at20 = next((m for m in merges if m.nodes == 20), merges[-1])
@@ -467,11 +508,12 @@ def render(
             "",
             f"The leader-kill scenario of `tests/cluster/test_cluster_results.py`, {len(reps)} "
             f"times on a fresh 3-node cluster: Rps {FAILOVER_RPS}/s for {FAILOVER_SECONDS} s, "
-            "`CLUSTER_METRICS_INTERVAL=1s`, `CLUSTER_CHECKPOINT_INTERVAL=5s`, the leader "
-            "killed -9 at 40 %. Served: requests nginx logged from each node (its "
+            f"`CLUSTER_METRICS_INTERVAL={INTERVAL_S:g}s`, "
+            f"`CLUSTER_CHECKPOINT_INTERVAL={CHECKPOINT_S:g}s`, the leader "
+            f"killed -9 at {KILL_AT:.0%}. Served: requests nginx logged from each node (its "
             "`${node_index}` in the path); counted: its `requests_total` in the final "
-            "cluster document. The dead leader's rate is its own in nginx's log over the 2 s "
-            "before the kill; one interval of it is what it may lose.",
+            "cluster document. The dead leader's rate is its own in nginx's log over the "
+            f"{RATE_WINDOW_S} s before the kill; one interval of it is what it may lose.",
             "",
             "| rep | dead leader: served | counted | lost | its rate /s | lost in intervals "
             "| survivors: served − counted | survivors' entries = their local totals |",

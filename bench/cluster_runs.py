@@ -391,8 +391,9 @@ def render(
             "",
             "Per repetition, s: " + ", ".join(f"{a:.3f}" for a in applied),
             "",
-            "Rate during the re-split: the cluster's requests per 250 ms bin in nginx's "
-            "access log, as a % of the plan's rate, bins by their start relative to the kill "
+            "Rate during the re-split: the cluster's requests per "
+            f"{BIN_S * 1000:.0f} ms bin in nginx's access log, as a % of the plan's rate, "
+            "bins by their start relative to the kill "
             "(median, min and max over the repetitions):",
             "",
             "| bin start s | median % | min % | max % |",

@@ -75,6 +75,7 @@ def report(results: dict[str, Result], pairs: list[Pair], args: argparse.Namespa
     )
     w1, w2 = one.steady.first.at, one.steady.last.at
     n1, n2 = one.steady.us_per_nginx_request, two.steady.us_per_nginx_request
+    swing = min(p.by_nginx for p in pairs), max(p.by_nginx for p in pairs)
     header = (
         "| generator | requests | req/s | p99 ms | CPU s | CPU ÷ run "
         "| CPU µs/request (whole run) | steady µs/request | req per CPU-second |"
@@ -90,30 +91,30 @@ def report(results: dict[str, Result], pairs: list[Pair], args: argparse.Namespa
 - Server: nginx, 1 worker process pinned to core {SERVER_CORE}, keep-alive, `return 200 "ok\\n"`.
   Every generator pinned to core {GENERATOR_CORE}, {args.connections} connections, \
 {args.duration} s.
-- Load average (1 min) before / after the run: {args.load_before} / {args.load_after}.
+- One-minute load average before / after the run: {args.load_before} / {args.load_after}.
   Anything else running on core 0 or 1 takes req/s from the generators; CPU per request and
   requests per CPU-second hold up far better, so the goals are judged on both.
 - CPU = user + sys of the generator's whole process tree (supervisor and workers for the
   engine, startup included), from `getrusage(RUSAGE_CHILDREN)` around each run. "CPU ÷ run"
-  is that over the run's duration: below 100 % the generator waited (for nginx, or for core 0
-  when something else had it).
+  is that over the run's duration: below a whole core the generator waited (for nginx, or for
+  core 0 when something else had it).
 - Steady µs/request (engine only): CPU of the supervisor and all its descendants
   (utime + stime of each `/proc/<pid>/stat`, found by ppid) ÷ `loadtest_requests_total` from
   the engine's `/metrics`, both taken at {w1:.2f} s and {w2:.2f} s after launch
   (the HTTP API is on for the engine runs, scraped only at those two instants). It leaves out
-  start-up (each spawned worker imports Python modules, about 0.25 to 0.4 s of CPU, a fixed
-  cost per worker, not per request) and shutdown, so the 1 → 2 workers goal is judged on it;
+  start-up (each spawned worker imports Python modules: a fixed cost per worker, not per
+  request) and shutdown, so the 1 → 2 workers goal is judged on it;
   the whole-run figure stays next to it. The same CPU ÷ nginx's own count (`stub_status`)
   over the window is exact (the engine's count differs by at most the requests in flight),
   where /metrics sums the workers' last once-a-second snapshots and can be off by part of a
   second of requests at either instant: here {n1:.2f} and {n2:.2f} µs/request.
-- 1 → 2 workers: one pair of runs moved by up to ±24 % on this machine, in both directions,
-  with the same code (bench/RESULTS.md, "1 → 2 workers"), so
+- 1 → 2 workers: a single pair of runs moves in both directions with the same code (in this
+  run, from {swing[0]:+.1%} to {swing[1]:+.1%} by nginx's count), so
   the engine is run in {len(pairs)} pairs (the table's runs, then {len(pairs) - 1} more with the
   order alternating) and the goal is judged on the median change of nginx-counted steady
   CPU/request. It is one-sided: two workers sharing core {GENERATOR_CORE} each find more
-  responses ready per turn (p99 4 ms against 1 ms), so they may cost less per request; the goal
-  guards against the split adding work.
+  responses ready per turn (p99 {two.p99_ms:.2f} ms against {one.p99_ms:.2f} ms here), so they
+  may cost less per request; the goal guards against the split adding work.
 
 {pairs_table(pairs)}
 

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from loadtest_supervisor.cluster.health import ClusterView, node_state
-from loadtest_supervisor.cluster.node_snapshot import from_wire
+from loadtest_supervisor.cluster.node_snapshot import NodeReport, from_wire
 from loadtest_supervisor.cluster.peer_auth import PeerAuth, authenticated_node_id
 from loadtest_supervisor.cluster.plan_keeper import CommitFailed, PlanKeeper
 from loadtest_supervisor.cluster.results_keeper import ResultsKeeper
@@ -34,6 +34,8 @@ RESULTS_METHOD = "/loadtest.v1.Coordination/Results"
 # The dashboard asks every second: a leader slower than this is shown as not answering.
 OVERVIEW_TIMEOUT_S = 1.0
 OVERVIEW_METHOD = "/loadtest.v1.Coordination/Overview"
+# A caller cannot hold a call (and this node's poll of its workers) open for longer.
+MAX_PREPARED_WAIT_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,22 @@ def _served(
 
 
 class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
-    def __init__(self, calls: LeaderCalls, view: ClusterView) -> None:
+    def __init__(
+        self,
+        calls: LeaderCalls,
+        view: ClusterView,
+        prepared_within: Callable[[str, float], Awaitable[bool]],
+    ) -> None:
         self._calls = calls
         self._view = view
+        self._prepared_within = prepared_within
+
+    async def Prepared(  # noqa: N802 (gRPC method name)
+        self, request: loadtest_pb2.PreparedRequest, context: grpc.aio.ServicerContext
+    ) -> loadtest_pb2.PreparedReply:
+        wait_s = min(request.wait_ms, MAX_PREPARED_WAIT_MS) / 1000
+        ready = await self._prepared_within(request.plan_sha256, wait_s)
+        return loadtest_pb2.PreparedReply(ready=ready)
 
     async def Clock(  # noqa: N802 (gRPC method name)
         self, request: loadtest_pb2.ClockRequest, context: grpc.aio.ServicerContext
@@ -215,14 +230,20 @@ class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
         context: grpc.aio.ServicerContext,
     ) -> loadtest_pb2.Ack:
         caller = authenticated_node_id(context)
+        held: dict[str, NodeReport] = {}  # the last report of each part on this stream
         async for snapshot in request_iterator:
-            report = from_wire(snapshot)
-            if caller is not None and report.node_id != caller:
-                refused = f"a report of {report.node_id} from {caller}"
-            else:
-                refused = self._calls.results.offer(report)
+            if caller is not None and snapshot.node_id != caller:
+                return self._ack(False, f"a report of {snapshot.node_id} from {caller}")
+            # Before the histograms are added to the held report's: from here it is taken.
+            refused = self._calls.results.refusal(snapshot.term)
             if refused is not None:
                 return self._ack(False, refused)
+            try:
+                report = from_wire(snapshot, held.get(f"{snapshot.node_id}/{snapshot.part_id}"))
+            except ValueError as exc:
+                return self._ack(False, str(exc))
+            held[report.key] = report
+            self._calls.results.offer(report)
         return self._ack(True, "")
 
     async def Results(  # noqa: N802 (gRPC method name)

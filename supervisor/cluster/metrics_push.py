@@ -37,13 +37,15 @@ class _Stream:
         self.leader = leader
         self._view = view
         self._queue: asyncio.Queue[loadtest_pb2.NodeSnapshot | None] = asyncio.Queue()
+        self._sent: dict[str, NodeReport] = {}  # the last report of each part on this stream
         self._channel = auth.channel(leader)
         stub = loadtest_pb2_grpc.CoordinationStub(self._channel)
         self._call = stub.PushMetrics(self._items(), metadata=auth.call_metadata(PUSH_METHOD))
         self.done = asyncio.ensure_future(self._wait())
 
     def send(self, report: NodeReport) -> None:
-        snapshot = to_wire(report)
+        snapshot = to_wire(report, since=self._sent.get(report.key))
+        self._sent[report.key] = report
         self._view.metrics_sent_bytes += snapshot.ByteSize()
         self._queue.put_nowait(snapshot)
 
@@ -101,8 +103,8 @@ class MetricsPusher:
         while True:
             # The leader hands its own report over (and commits it) twice an interval:
             # no other node holds it, and its workers' snapshots are up to 0.25 s old,
-            # so its death loses under one interval of it (measured: 0.23-0.49 at four
-            # times; each commit is replicated to every follower, ~7 KB/s each).
+            # so its death loses under one interval of it (bench.cluster_metrics,
+            # "Failover reconciliation"); each commit is replicated to every follower.
             leading = self._view.status.leader == self._own_address
             await asyncio.sleep(self._interval / 2 if leading else self._interval)
             try:

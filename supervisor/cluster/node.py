@@ -39,6 +39,7 @@ from loadtest_supervisor.cluster.identity import node_context
 from loadtest_supervisor.cluster.metrics_push import MetricsPusher
 from loadtest_supervisor.cluster.peer_auth import ClusterSetupError, PeerAuth
 from loadtest_supervisor.cluster.plan_keeper import PlanKeeper
+from loadtest_supervisor.cluster.readiness import PeerReadiness
 from loadtest_supervisor.cluster.results_keeper import ResultsKeeper
 from loadtest_supervisor.cluster.run_keeper import RunKeeper
 from loadtest_supervisor.cluster.run_routes import run_routes
@@ -159,6 +160,7 @@ class ClusterNode:
             self.context.workers,
             self._clock.leader_time,
             results_dir=node_dir,
+            peers_prepared=PeerReadiness(self.view, auth, self.context.advertise_addr).wait,
         )
         self._results = ResultsKeeper(
             consensus,
@@ -181,7 +183,7 @@ class ClusterNode:
         calls = LeaderCalls(self._keeper, self._runs, self._results, self.view, auth)
         self.view.cluster_source = calls.cluster_results
         self.view.overview_source = calls.overview
-        self._coordination = CoordinationServicer(calls, self.view)
+        self._coordination = CoordinationServicer(calls, self.view, self._runs.prepared_within)
         try:
             self._grpc = await start_grpc_server(
                 settings.bind_addr,

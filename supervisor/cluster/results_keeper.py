@@ -92,12 +92,19 @@ class ResultsKeeper:
     async def stop(self) -> None:
         self.lead(False)
 
-    def offer(self, report: NodeReport) -> str | None:
-        """Take a node's report; why not, or None when taken (or already held)."""
+    def refusal(self, term: int) -> str | None:
+        """Why a report sent in ``term`` would not be taken now, or None."""
         if node_state(self._view.status) != "leader" or self._task is None:
             return "not the leader"
-        if report.term < self._view.status.term:
-            return f"stale term {report.term}: the leader's is {self._view.status.term}"
+        if term < self._view.status.term:
+            return f"stale term {term}: the leader's is {self._view.status.term}"
+        return None
+
+    def offer(self, report: NodeReport) -> str | None:
+        """Take a node's report; why not, or None when taken (or already held)."""
+        refused = self.refusal(report.term)
+        if refused is not None:
+            return refused
         reports = self._runs.get(report.run_id) or self._start(report.run_id)
         if reports is not None and reports.offer(report) and report.node_id == self._node_id:
             self._commit_own(reports)

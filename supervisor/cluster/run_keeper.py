@@ -41,6 +41,8 @@ from loadtest_supervisor.results.json_file import write_results_json
 
 log = logging.getLogger("loadtest.run")
 
+PREPARED_POLL_S = 0.01  # the leader waits on this, before the run's start_at lead
+
 
 def shares(workers: dict[str, int]) -> dict[str, dict[str, Any]]:
     """Each member's part, in proportion to its workers, indexed in a stable order."""
@@ -126,6 +128,7 @@ class RunKeeper:
         workers: int,
         leader_time: Callable[[], float],
         results_dir: Path,
+        peers_prepared: Callable[[str], Awaitable[None]],
     ) -> None:
         self._consensus = consensus
         self._view = view
@@ -146,6 +149,9 @@ class RunKeeper:
         self._reporting: dict[str, _LocalRun] = {}  # by part_id
         self._results_dir = results_dir
         self._prepared: _Prepared | None = None
+        self._peers_prepared = peers_prepared
+        # The wait for every node's workers, once per set of this node's prepared workers.
+        self._ready: tuple[_Prepared, asyncio.Future[None]] | None = None
         self._starting: asyncio.TimerHandle | None = None
         self._proposing = False
         self._unreachable_since: dict[str, float] = {}
@@ -246,11 +252,14 @@ class RunKeeper:
             return
         prepared = self._prepared
         if prepared is not None and prepared.plan_sha256 == config["sha256"]:
-            if not prepared.task.done():
+            ready = self._ready
+            if ready is None or ready[0] is not prepared or not ready[1].done():
                 # Every node started this plan's workers when it was committed; a start_at
-                # before they are up would open the run with a catch-up burst. This node's
-                # readiness stands for the others' (they began at the same commit).
-                await asyncio.wait([prepared.task])
+                # before they are all up would open the run with late nodes.
+                if ready is None or ready[0] is not prepared:
+                    ready = (prepared, asyncio.ensure_future(self._all_prepared(prepared)))
+                    self._ready = ready
+                await ready[1]
                 await self._lead(self._consensus.committed())
                 return
         start_at = time.time() + self._start_lead
@@ -278,6 +287,25 @@ class RunKeeper:
                 nodes=len(record["shares"]),
                 why=next(iter(trigger), "plan"),
             )
+
+    async def _all_prepared(self, prepared: _Prepared) -> None:
+        await asyncio.wait([prepared.task])
+        await self._peers_prepared(prepared.plan_sha256)
+
+    async def prepared_within(self, plan_sha256: str, wait_s: float) -> bool:
+        """Whether this node's workers for the plan are up, waiting up to ``wait_s`` for
+        them (the plan's commit may not even have reached this node yet)."""
+        deadline = monotonic() + wait_s
+        while True:
+            prepared, local = self._prepared, self._local
+            if prepared is not None and prepared.plan_sha256 == plan_sha256:
+                if prepared.task.done():
+                    return True
+            elif local is not None and local.plan_sha256 == plan_sha256 and not local.over:
+                return True  # its run has them
+            if monotonic() >= deadline:
+                return False
+            await asyncio.sleep(PREPARED_POLL_S)
 
     def _trigger(
         self, state: dict[str, Any], plan: TestPlan, run: dict[str, Any]

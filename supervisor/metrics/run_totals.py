@@ -40,8 +40,9 @@ class RunTotals:
             **counters,
         }
 
-    def total(self) -> MergedStats:
-        return MergedStats.of(m["total"] for m in self._latest.values())
+    def total(self, latency: bool = True) -> MergedStats:
+        """The parts' totals merged (without ``latency``, their counters only)."""
+        return MergedStats.of((m["total"] for m in self._latest.values()), latency)
 
     def steps(self) -> dict[str, MergedStats]:
         """Per scenario step ("scenario / step"), in the order steps were first seen."""

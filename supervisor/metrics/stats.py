@@ -129,18 +129,26 @@ class MergedStats:
     def errors_total(self) -> int:
         return sum(self.errors.values())
 
-    def add_snapshot(self, snapshot: dict[str, Any]) -> None:
+    def add_snapshot(self, snapshot: dict[str, Any], latency: bool = True) -> None:
+        """Add one; its ``latency`` is encoded, or already an HdrHistogram (a leader holds
+        the reports it receives decoded), which is read and never changed. Without
+        ``latency``, only the counters."""
         self.requests += snapshot["requests"]
         self.status.update(snapshot["status"])
         self.errors.update(snapshot["errors"])
-        if snapshot["latency"]:
-            self.histogram.add(HdrHistogram.decode(snapshot["latency"]))
+        if not latency:
+            return
+        latency = snapshot["latency"]
+        if isinstance(latency, HdrHistogram):
+            self.histogram.add(latency)
+        elif latency:
+            self.histogram.add(HdrHistogram.decode(latency))
 
     @classmethod
-    def of(cls, snapshots: Iterable[dict[str, Any]]) -> MergedStats:
+    def of(cls, snapshots: Iterable[dict[str, Any]], latency: bool = True) -> MergedStats:
         merged = cls()
         for snapshot in snapshots:
-            merged.add_snapshot(snapshot)
+            merged.add_snapshot(snapshot, latency)
         return merged
 
     def snapshot(self) -> dict[str, Any]:
@@ -174,13 +182,33 @@ def recorded_buckets(hist: HdrHistogram) -> tuple[list[int], list[int]]:
     buckets in Python costs ~2 ms a histogram, and a cluster's leader reads dozens of
     them a second.
     """
-    raw = hist.counts
-    # Through the buffer, not the ctypes array: its element access costs ~100 ns each.
-    counts = memoryview(raw).cast("B").cast(_WORD[ctypes.sizeof(raw._type_)]).tolist()
+    counts = _counts(hist)
     return list(compress(range(len(counts)), counts)), list(compress(counts, counts))
 
 
 _WORD = {4: "I", 8: "Q"}
+
+
+def _counts(hist: HdrHistogram) -> list[int]:
+    raw = hist.counts
+    # Through the buffer, not the ctypes array: its element access costs ~100 ns each.
+    return memoryview(raw).cast("B").cast(_WORD[ctypes.sizeof(raw._type_)]).tolist()
+
+
+def histogram_since(current: HdrHistogram, earlier: HdrHistogram) -> HdrHistogram | None:
+    """What ``current`` recorded after ``earlier``, an earlier state of the same cumulative
+    histogram; None when it is not one (a bucket holds less now)."""
+    since = new_histogram()
+    before = _counts(earlier)
+    for index, count in zip(*recorded_buckets(current), strict=True):
+        grown = count - before[index]
+        if grown < 0:
+            return None
+        if grown:
+            since.record_value(current.get_value_from_index(index), grown)
+    if since.get_total_count() != current.get_total_count() - earlier.get_total_count():
+        return None  # earlier holds samples in buckets that current has empty
+    return since
 
 
 def bucket_values(hist: HdrHistogram) -> tuple[list[int], list[int]]:

@@ -42,8 +42,10 @@ def measured(
     cluster. Without ``per_step``, ``steps`` is left out (a cluster's live per-node
     entries: their steps would cost the leader most of a merge). ``latency_ms``, when
     given, are the figures of ``totals``' histogram already read (by the node that sent
-    it)."""
-    total = totals.total()
+    it); with them and without ``per_step`` the histogram is not merged at all, and
+    ``latency_hdr`` is left out too."""
+    exact = per_step or not latency_ms
+    total = totals.total(latency=exact)
     results = {
         "requests_total": total.requests,
         "errors_total": total.errors_total,
@@ -66,10 +68,12 @@ def measured(
             if per_step
             else None
         ),
-        "latency_hdr": total.snapshot()["latency"].decode() or None,
+        "latency_hdr": total.snapshot()["latency"].decode() or None if exact else None,
     }
     if not per_step:
         del results["steps"]
+    if not exact:
+        del results["latency_hdr"]
     return results
 
 

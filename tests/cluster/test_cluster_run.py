@@ -205,3 +205,38 @@ def test_a_node_that_joins_a_run_gets_a_share_and_the_others_give_theirs_up(
 def run_shares(node: NodeProcess) -> dict[str, float]:
     """The committed run's share of each node, as ``node``'s health shows them."""
     return node.health()["run"]["shares"]
+
+
+def test_a_node_slow_to_spawn_its_workers_still_starts_at_start_at(
+    make_cluster: Callable[..., ClusterHarness], logged_nginx: Nginx
+) -> None:
+    """Node 2 spawns 6 workers, the others 1: the leader sets start_at only once every
+    node's workers are up, so no node's first request is late (before, node 2 opened the
+    run over a second late on this machine)."""
+    rate, seconds = 150, 3
+    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN})
+    nodes = cluster.start(3, order=[])
+    for node, workers in zip(nodes, ("1", "1", "6"), strict=True):
+        assert node.process.env is not None
+        node.process.env["CLUSTER_WORKERS"] = workers
+        node.start()
+    leader_id, _ = cluster.wait_for_agreement(TIMEOUT_S)
+    leader = cluster.node_by_id(leader_id)
+    plan = (
+        f"target: {{url: '{logged_nginx.url}'}}\n"
+        f"load: {{model: Rps, target_rps: {rate}, duration: {seconds}s}}\n"
+        "scenarios: [{name: s, steps: [{path: '/n${node_index}'}]}]\n"
+    )
+    assert post_run(leader, plan.encode(), TOKEN)[0] == 200
+    results = wait_for(
+        lambda: results_of(nodes), timeout=seconds + TIMEOUT_S, what="every node's results"
+    )
+    run = leader.health()["run"]
+    hits = logged_nginx.hits()
+    for result in results:
+        index = result["run"]["index"]
+        first = min(h.at for h in hits if h.path.startswith(f"/n{index}"))
+        # Its first arrival is due 1/rate after start_at; 0.25 s allows a busy machine's
+        # scheduling, far under the spawn time of 6 workers.
+        assert first - run["start_at"] < 0.25, (index, first - run["start_at"])
+    assert "event=peers_prepared peers=2" in leader.log_path.read_text()

@@ -3,9 +3,17 @@ histogram bucket, the generator's load and the drop causes."""
 
 from __future__ import annotations
 
-from loadtest_supervisor.cluster.node_snapshot import NodeReport, from_text, to_text, to_wire
+import pytest
+
+from loadtest_supervisor.cluster.node_snapshot import (
+    NodeReport,
+    from_text,
+    from_wire,
+    to_text,
+    to_wire,
+)
 from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.metrics.stats import MergedStats, Stats
+from loadtest_supervisor.metrics.stats import MergedStats, Stats, histogram_since, new_histogram
 
 LOAD = {
     "cpu": 0.95,
@@ -74,3 +82,62 @@ def test_a_report_without_load_or_a_first_saturation_says_none() -> None:
     unsaturated = {**LOAD, "first_saturated_s": None}
     assert from_text(to_text(report(unsaturated))).message["generator"] == unsaturated
     assert to_wire(report(None)).ByteSize() < to_wire(report(LOAD)).ByteSize()
+
+
+def _merged_hdr(message: dict) -> str:
+    return MergedStats.of([message["total"]]).snapshot()["latency"]
+
+
+def test_a_stream_sends_each_interval_s_histograms_and_the_receiver_adds_them_exactly() -> None:
+    """Reports 1..4 of a part, each with more samples, on one stream: every report but the
+    first carries only its interval's histograms, and what the receiver holds after each
+    is bucket for bucket the sender's cumulative histogram."""
+    stats, step = Stats(), Stats()
+    sent: list[NodeReport] = []
+    for seq, latencies in enumerate(([900, 1_500] * 50, [2_000, 80_000], [], [700] * 3), 1):
+        for latency_us in latencies:
+            stats.record(200, latency_us)
+            step.record(200, latency_us)
+        message = {
+            "total": stats.snapshot(),
+            "steps": {"s / a": step.snapshot()},
+            "dropped": 0,
+            "worker_restarts": 0,
+        }
+        sent.append(NodeReport("n", "p", "r", seq, 1, message, 0.0, 1.0, False, False, 1.0))
+    held = None
+    for seq, report_now in enumerate(sent):
+        wire = to_wire(report_now, since=sent[seq - 1] if seq else None)
+        assert wire.total.latency_since_previous == bool(seq)
+        if seq:
+            assert len(wire.total.latency) < len(to_wire(report_now).total.latency)
+        held = from_wire(wire, held)
+        assert _merged_hdr(held.message) == _merged_hdr(report_now.message)
+        step_back = MergedStats.of([held.message["steps"]["s / a"]]).snapshot()["latency"]
+        assert (
+            step_back
+            == MergedStats.of([report_now.message["steps"]["s / a"]]).snapshot()["latency"]
+        )
+    assert held is not None and held.requests == 105
+
+
+def test_a_histogram_sent_since_a_report_the_receiver_does_not_hold_is_refused() -> None:
+    first, second = report(None), report(None)
+    wire = to_wire(second, since=first)
+    with pytest.raises(ValueError, match="since a snapshot this stream did not carry"):
+        from_wire(wire)
+    wire.total.latency = b"not a histogram"
+    with pytest.raises(ValueError, match="undecodable latency histogram"):
+        from_wire(wire, from_wire(to_wire(first)))
+
+
+def test_histogram_since_is_none_for_a_histogram_that_is_not_a_later_state() -> None:
+    earlier, later = new_histogram(), new_histogram()
+    earlier.record_value(1_000, 5)
+    later.record_value(1_000, 2)
+    later.record_value(5_000, 9)
+    assert histogram_since(later, earlier) is None
+    later.record_value(1_000, 3)
+    since = histogram_since(later, earlier)
+    assert since is not None and since.get_total_count() == 9
+    assert since.get_min_value() >= 4_990  # only the 5 ms bucket grew

@@ -46,6 +46,20 @@ class StreamAck(_message.Message):
     frames: int
     def __init__(self, frames: _Optional[int] = ...) -> None: ...
 
+class PreparedRequest(_message.Message):
+    __slots__ = ("plan_sha256", "wait_ms")
+    PLAN_SHA256_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    plan_sha256: str
+    wait_ms: int
+    def __init__(self, plan_sha256: _Optional[str] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class PreparedReply(_message.Message):
+    __slots__ = ("ready",)
+    READY_FIELD_NUMBER: _ClassVar[int]
+    ready: bool
+    def __init__(self, ready: _Optional[bool] = ...) -> None: ...
+
 class ClockRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -57,7 +71,7 @@ class ClockReply(_message.Message):
     def __init__(self, wall_ns: _Optional[int] = ...) -> None: ...
 
 class StatsSnapshot(_message.Message):
-    __slots__ = ("requests", "status", "errors", "latency")
+    __slots__ = ("requests", "status", "errors", "latency", "latency_since_previous")
     class StatusEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -76,11 +90,13 @@ class StatsSnapshot(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     LATENCY_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_SINCE_PREVIOUS_FIELD_NUMBER: _ClassVar[int]
     requests: int
     status: _containers.ScalarMap[int, int]
     errors: _containers.ScalarMap[str, int]
     latency: bytes
-    def __init__(self, requests: _Optional[int] = ..., status: _Optional[_Mapping[int, int]] = ..., errors: _Optional[_Mapping[str, int]] = ..., latency: _Optional[bytes] = ...) -> None: ...
+    latency_since_previous: bool
+    def __init__(self, requests: _Optional[int] = ..., status: _Optional[_Mapping[int, int]] = ..., errors: _Optional[_Mapping[str, int]] = ..., latency: _Optional[bytes] = ..., latency_since_previous: _Optional[bool] = ...) -> None: ...
 
 class NodeSnapshot(_message.Message):
     __slots__ = ("node_id", "run_id", "term", "seq", "part_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share", "dropped_saturated", "generator", "latency_ms")

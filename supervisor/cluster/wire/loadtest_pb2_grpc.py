@@ -219,6 +219,11 @@ class CoordinationStub:
                 request_serializer=loadtest__pb2.ClockRequest.SerializeToString,
                 response_deserializer=loadtest__pb2.ClockReply.FromString,
                 _registered_method=True)
+        self.Prepared = channel.unary_unary(
+                '/loadtest.v1.Coordination/Prepared',
+                request_serializer=loadtest__pb2.PreparedRequest.SerializeToString,
+                response_deserializer=loadtest__pb2.PreparedReply.FromString,
+                _registered_method=True)
 
 
 class CoordinationServicer:
@@ -272,6 +277,14 @@ class CoordinationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Prepared(self, request, context):
+        """Whether the callee's workers for a plan are up, waiting up to wait_ms for them: the
+        leader asks every node before it sets a run's start_at (supervisor/cluster/readiness.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -304,6 +317,11 @@ def add_CoordinationServicer_to_server(servicer, server):
                     servicer.Clock,
                     request_deserializer=loadtest__pb2.ClockRequest.FromString,
                     response_serializer=loadtest__pb2.ClockReply.SerializeToString,
+            ),
+            'Prepared': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prepared,
+                    request_deserializer=loadtest__pb2.PreparedRequest.FromString,
+                    response_serializer=loadtest__pb2.PreparedReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -470,6 +488,33 @@ class Coordination:
             '/loadtest.v1.Coordination/Clock',
             loadtest__pb2.ClockRequest.SerializeToString,
             loadtest__pb2.ClockReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Prepared(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loadtest.v1.Coordination/Prepared',
+            loadtest__pb2.PreparedRequest.SerializeToString,
+            loadtest__pb2.PreparedReply.FromString,
             options,
             channel_credentials,
             insecure,
