@@ -10,7 +10,7 @@ page.requests_total()   # the number shown, or None before there is one
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from tests.support import wait_for
 from tests.support.browser import Browser
@@ -93,7 +93,3 @@ class DashboardPage:
             what=f"the request count to move past {first}",
         )
         return first, second
-
-    def about(self) -> dict[str, Any]:
-        """Everything a failure message needs."""
-        return {"status": self.text("status"), "nodes": self.nodes()}
