@@ -57,6 +57,16 @@ class DashboardPage:
             """
         )
 
+    def table(self, table_id: str) -> list[list[str]]:
+        """The cells of a table's body, row by row."""
+        return self.browser.evaluate(
+            """
+            return [...document.querySelectorAll(`#${arguments[0]} tbody tr`)].map((tr) =>
+              [...tr.cells].map((td) => td.textContent));
+            """,
+            table_id,
+        )
+
     def chart_points(self, chart_id: str) -> int:
         """How many data points the chart draws."""
         return int(
