@@ -92,7 +92,11 @@ class DashboardPage:
             timeout=timeout,
             interval=0.1,
             what=what,
-            detail=lambda: f"page status: {self.text('status')!r}, nodes: {self.nodes()!r}",
+            detail=lambda: (
+                f"page status: {self.text('status')!r}, leader: {self.text('leader')!r} "
+                f"({self.text('view-source')}), run: {self.text('run-state')!r}, "
+                f"stop: {self.text('stop-message')!r}, nodes: {self.nodes()!r}"
+            ),
         )
 
     def wait_for_moving_numbers(self) -> tuple[float, float]:
