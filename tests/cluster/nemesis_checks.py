@@ -216,8 +216,13 @@ def check_liveness(found: Liveness) -> list[str]:
 
 
 def max_leaderless_s(observations: Sequence[Observation], since: float, until: float) -> float:
-    """The longest time in [since, until] in which no node reported a leader with quorum."""
-    times = sorted(o.t for o in observations if o.cluster_ready and since <= o.t <= until)
+    """The longest time in [since, until] in which no node answered that it leads with
+    quorum (a follower still naming a dead or frozen leader does not count)."""
+    times = sorted(
+        o.t
+        for o in observations
+        if o.state == "leader" and o.cluster_ready and since <= o.t <= until
+    )
     edges = [since, *times, until]
     return max(b - a for a, b in zip(edges, edges[1:], strict=False))
 

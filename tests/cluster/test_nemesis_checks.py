@@ -90,7 +90,10 @@ def test_liveness_and_leaderless_time_come_from_the_polls() -> None:
     assert checks.check_liveness(live) == []
     late = checks.liveness(seen, ["n1", "n2", "n3"], healed_at=10.0)
     assert len(checks.check_liveness(late)) == 1
-    assert checks.max_leaderless_s(seen, since=10.0, until=20.0) == 3.0
+    # Only a leader's own answers count: n2 naming it at 19 s does not.
+    assert checks.max_leaderless_s(seen, since=10.0, until=20.0) == 4.0
+    more = [*seen, poll(18.5, "n1", 0.01, state="leader")]
+    assert checks.max_leaderless_s(more, since=10.0, until=20.0) == 3.0
 
 
 def test_totals_lost_beyond_the_bound_or_counted_twice_are_violations() -> None:
