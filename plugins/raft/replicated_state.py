@@ -22,6 +22,8 @@ from typing import Any
 
 from pysyncobj import SyncObjConsumer, replicated
 
+from loadtest_supervisor.plugins.raft.applied_log import AppliedLog
+
 PARTS = (
     "config",
     "config_error",
@@ -59,27 +61,45 @@ def apply_command(state: dict[str, Any], command: dict[str, Any]) -> dict[str, A
 
 class ReplicatedState(SyncObjConsumer):
     """Holds the state; pysyncobj calls ``apply_json`` on every node, in log order, on
-    its tick thread, and snapshots the attributes set below into its dump file."""
+    its tick thread, and snapshots the attributes set below into its dump file. With
+    ``applied_log``, each applied command is also written there with its Raft index."""
 
-    def __init__(self, on_applied: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_applied: Callable[[dict[str, Any]], None] | None = None,
+        applied_log: AppliedLog | None = None,
+    ) -> None:
         # Set before the base class records its own attributes: those are not
-        # snapshotted, and a callback cannot be.
+        # snapshotted, and a callback or a file cannot be.
         self.on_applied = on_applied
+        self.applied_log = applied_log
         super().__init__()
         self.state: dict[str, Any] = {"term": 0, **dict.fromkeys(PARTS)}
 
     @replicated
     def apply_json(self, command_json: str) -> dict[str, Any]:
+        command: Any = None
         try:
-            self.state = apply_command(self.state, json.loads(command_json))
+            command = json.loads(command_json)
+            self.state = apply_command(self.state, command)
         except (StaleTermError, ValueError) as e:
+            self._log_applied(command_json, command, ok=False)
             return {"ok": False, "error": str(e)}
+        self._log_applied(command_json, command, ok=True)
         self._applied()
         return {"ok": True}
 
     def _deserialize(self, data: dict[str, Any]) -> None:
         super()._deserialize(data)  # a snapshot, loaded at start or sent by the leader
+        if self.applied_log is not None:
+            self.applied_log.snapshot()
         self._applied()
+
+    def _log_applied(self, command_json: str, command: Any, ok: bool) -> None:
+        if self.applied_log is not None and self._syncObj is not None:
+            # pysyncobj counts an entry as applied after this call returns.
+            index = self._syncObj.raftLastApplied + 1
+            self.applied_log.applied(index, command_json, command, ok)
 
     def _applied(self) -> None:
         if self.on_applied is not None:
