@@ -31,6 +31,8 @@ from bench.results_md import replace_section
 from loadtest_supervisor.config.durations import parse_duration
 from loadtest_supervisor.config.errors import ConfigError
 from tests.cluster.nemesis import RATE, NemesisReport, run_nemesis
+from tests.cluster.nemesis_checks import ALL_READY_WITHIN_S, HEALTH_ANSWER_S, LEADER_WITHIN_S
+from tests.cluster.nemesis_faults import WORKERS_EXIT_S
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "RESULTS.md"
@@ -72,10 +74,11 @@ def render(report: NemesisReport, command: str) -> str:
         "every health poll); the same applied commands on every node (`applied.log`: index, "
         "term, kind, outcome, hash); nginx's count against the cluster's final "
         "`requests_total`, within one metrics interval and a snapshot of the victim's share "
-        "per kill -9 (design §9); a leader within 5 s and every node follower or leader "
-        "within 10 s of the last heal; every /health/cluster poll of a running, unfrozen "
-        "node answered within 2 s; no traceback in any log; no process left in a killed "
-        "supervisor's cgroup after 5 s.",
+        f"per kill -9 (design §9); a leader within {LEADER_WITHIN_S:g} s and every node "
+        f"follower or leader within {ALL_READY_WITHIN_S:g} s of the last heal; every "
+        "/health/cluster poll of a running, unfrozen node answered within "
+        f"{HEALTH_ANSWER_S:g} s; no traceback in any log; no process left in a killed "
+        f"supervisor's process group {WORKERS_EXIT_S:g} s after the kill.",
         END,
     ]
     return "\n".join(lines) + "\n"
