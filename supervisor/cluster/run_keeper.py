@@ -24,6 +24,7 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
+from loadtest_supervisor.cluster.cluster_timeline import committed_horizon
 from loadtest_supervisor.cluster.contracts import Consensus, NodeStatus
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.node_snapshot import NodeReport
@@ -382,6 +383,10 @@ class RunKeeper:
         assert local.load is not None and local.window is not None
         now = min(monotonic(), local.window.end)
         duration = max(now - local.window.join_at, 0.0) if final is None else final.duration_s
+        recorder = local.load.seconds
+        # The seconds the committed timeline lacks: a new leader, too, gets them all.
+        horizon = committed_horizon(self._consensus.committed(), local.run_id)
+        seconds = tuple(s for s in recorder.seconds if s.t >= horizon) if recorder else ()
         return NodeReport(
             node_id=self._node_id,
             part_id=local.part_id,
@@ -394,6 +399,8 @@ class RunKeeper:
             final=final is not None,
             interrupted=final is not None and final.interrupted,
             share=local.share(self._node_id),
+            seconds=seconds,
+            seconds_closed=recorder.closed_until if recorder else 0,
         )
 
     def _plan(self, config: dict[str, Any]) -> TestPlan:
