@@ -217,7 +217,8 @@ class ResultsKeeper:
             reports_now,
             self._leader_time(),
             final,
-            timeline(reports.timeline.points, events),
+            # A copy: the document handed out must not grow with the next points.
+            timeline(list(reports.timeline.points), events),
         )
 
     async def _append_timeline(self, reports: _RunReports) -> None:

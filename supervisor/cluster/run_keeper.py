@@ -79,6 +79,10 @@ START_SETTLE_S = 0.1
 REPORT_FINAL_FOR_S = 30.0
 
 
+# The most timeline seconds one report carries (each ~1 KB with its histogram).
+MAX_SECONDS_SENT = 30
+
+
 @dataclass
 class _LocalRun:
     """This node's part of a run."""
@@ -384,9 +388,12 @@ class RunKeeper:
         now = min(monotonic(), local.window.end)
         duration = max(now - local.window.join_at, 0.0) if final is None else final.duration_s
         recorder = local.load.seconds
-        # The seconds the committed timeline lacks: a new leader, too, gets them all.
+        # The seconds the committed timeline lacks (a new leader, too, gets them all), the
+        # newest MAX_SECONDS_SENT: with no leader committing for a long time, older ones
+        # are made without this node rather than making every report grow.
         horizon = committed_horizon(self._consensus.committed(), local.run_id)
-        seconds = tuple(s for s in recorder.seconds if s.t >= horizon) if recorder else ()
+        unsent = [s for s in recorder.seconds if s.t >= horizon] if recorder else []
+        seconds = tuple(unsent[-MAX_SECONDS_SENT:])
         return NodeReport(
             node_id=self._node_id,
             part_id=local.part_id,
