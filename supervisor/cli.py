@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument(
+        "--csv",
+        metavar="PREFIX",
+        help="write the results as Locust-compatible CSV files PREFIX_stats.csv, "
+        "PREFIX_history.csv (one row a second) and PREFIX_failures.csv",
+    )
+    parser.add_argument(
         "--linger",
         type=_seconds,
         default=0.0,
@@ -93,6 +99,12 @@ def build_client_parser() -> argparse.ArgumentParser:
         help="follow the run and exit as a standalone run would (0 passed, 1 failed)",
     )
     submit.add_argument("--out", metavar="FILE", help="with --wait: write the results as JSON")
+    submit.add_argument(
+        "--csv",
+        metavar="PREFIX",
+        help="with --wait: write the results as Locust-compatible CSV files "
+        "(PREFIX_stats.csv, PREFIX_history.csv, PREFIX_failures.csv)",
+    )
     status = commands.add_parser("status", help="the cluster, its plan and its run")
     status.add_argument("--watch", action="store_true", help="follow the run in progress")
     for command in (submit, status):
@@ -126,6 +138,7 @@ def run_client(args: argparse.Namespace) -> int:
     from loadtest_supervisor.client.cluster_api import ApiError, ClusterApi
     from loadtest_supervisor.client.status import status
     from loadtest_supervisor.client.submit import submit
+    from loadtest_supervisor.results.outputs import csv_prefix_problem
 
     console = Console()
     try:
@@ -135,10 +148,15 @@ def run_client(args: argparse.Namespace) -> int:
         return ExitCode.CONFIG
     try:
         if args.command == "submit":
-            if args.out and not args.wait:
-                print("loadtest-supervisor submit: --out needs --wait", file=sys.stderr)
+            for flag, given in (("--out", args.out), ("--csv", args.csv)):
+                if given and not args.wait:
+                    print(f"loadtest-supervisor submit: {flag} needs --wait", file=sys.stderr)
+                    return ExitCode.CONFIG
+            problem = csv_prefix_problem(args.csv) if args.csv is not None else None
+            if problem:
+                print(f"loadtest-supervisor submit: {problem}", file=sys.stderr)
                 return ExitCode.CONFIG
-            return submit(api, args.plan, args.wait, args.out, console)
+            return submit(api, args.plan, args.wait, args.out, console, args.csv)
         return status(api, args.watch, console)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
@@ -155,6 +173,13 @@ def _plugin_settings() -> list[PluginSettings]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.csv is not None:
+        from loadtest_supervisor.results.outputs import csv_prefix_problem
+
+        problem = csv_prefix_problem(args.csv)
+        if problem:
+            print(f"loadtest-supervisor: {problem}", file=sys.stderr)
+            return ExitCode.CONFIG
     demo = None
     if args.demo_target:
         from loadtest_supervisor.demo.process import DemoTarget
@@ -177,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
             warnings.append("--linger is for standalone runs; a cluster node's API stays up")
         elif args.linger and not settings.node.http_api:
             warnings.append("--linger does nothing with the HTTP API off (HTTP_API_ENABLED)")
+        if args.csv and settings.node.enabled:
+            warnings.append("--csv is for standalone runs and 'submit --wait'; a node writes none")
         for warning in warnings:
             print(f"loadtest-supervisor: warning: {warning}", file=sys.stderr)
         if settings.node.enabled:
@@ -189,7 +216,11 @@ def run(args: argparse.Namespace) -> int:
         from loadtest_supervisor.standalone import run_standalone
 
         return run_standalone(
-            settings, out_path=args.out, log_level=args.log_level, linger=args.linger
+            settings,
+            out_path=args.out,
+            log_level=args.log_level,
+            linger=args.linger,
+            csv_prefix=args.csv,
         )
     finally:
         if demo is not None:
