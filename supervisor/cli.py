@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the results as one self-contained HTML report to FILE (charts included, "
+        "nothing fetched when it is opened)",
+    )
+    parser.add_argument(
         "--linger",
         type=_seconds,
         default=0.0,
@@ -93,6 +99,9 @@ def build_client_parser() -> argparse.ArgumentParser:
         help="follow the run and exit as a standalone run would (0 passed, 1 failed)",
     )
     submit.add_argument("--out", metavar="FILE", help="with --wait: write the results as JSON")
+    submit.add_argument(
+        "--report", metavar="FILE", help="with --wait: write the results as an HTML report"
+    )
     status = commands.add_parser("status", help="the cluster, its plan and its run")
     status.add_argument("--watch", action="store_true", help="follow the run in progress")
     for command in (submit, status):
@@ -135,10 +144,11 @@ def run_client(args: argparse.Namespace) -> int:
         return ExitCode.CONFIG
     try:
         if args.command == "submit":
-            if args.out and not args.wait:
-                print("loadtest-supervisor submit: --out needs --wait", file=sys.stderr)
-                return ExitCode.CONFIG
-            return submit(api, args.plan, args.wait, args.out, console)
+            for flag, given in (("--out", args.out), ("--report", args.report)):
+                if given and not args.wait:
+                    print(f"loadtest-supervisor submit: {flag} needs --wait", file=sys.stderr)
+                    return ExitCode.CONFIG
+            return submit(api, args.plan, args.wait, args.out, console, report=args.report)
         return status(api, args.watch, console)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
@@ -189,7 +199,11 @@ def run(args: argparse.Namespace) -> int:
         from loadtest_supervisor.standalone import run_standalone
 
         return run_standalone(
-            settings, out_path=args.out, log_level=args.log_level, linger=args.linger
+            settings,
+            out_path=args.out,
+            log_level=args.log_level,
+            linger=args.linger,
+            report_path=args.report,
         )
     finally:
         if demo is not None:

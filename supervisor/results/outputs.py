@@ -1,0 +1,40 @@
+"""Where a finished run's results go besides the summary: ``--out`` (JSON) and
+``--report`` (HTML), for a standalone run and for ``submit --wait`` alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from loadtest_supervisor.results.json_file import write_results_json
+
+
+def write_outputs(
+    console: Console, results: dict[str, Any], out: str | None, report: str | None, prog: str
+) -> bool:
+    """Write the results JSON to ``out`` and the HTML report to ``report`` (each when
+    given); say plainly which could not be written and why. One failing never stops the
+    other, so a bad report path costs no results. True when everything asked was written."""
+    written = True
+    if out:
+        try:
+            write_results_json(out, results)
+        except OSError as exc:
+            console.print(f"{prog}: cannot write {out}: {exc.strerror or exc}", highlight=False)
+            written = False
+    if report:
+        # Imported only when asked for: a run without --report never loads the report code.
+        from loadtest_supervisor.report.report_file import write_report
+
+        try:
+            write_report(report, results)
+        except OSError as exc:
+            console.print(
+                f"{prog}: cannot write the report to {report}: {exc.strerror or exc}",
+                highlight=False,
+            )
+            written = False
+        else:
+            console.print(f"report written to {report}", highlight=False)
+    return written
