@@ -154,17 +154,21 @@ class MergedStats:
 
     def latency_ms(self) -> dict[str, float]:
         """Every ``LATENCY_KEYS`` figure in milliseconds; zeros when nothing was recorded."""
-        hist = self.histogram
-        if hist.get_total_count() == 0:
+        if self.histogram.get_total_count() == 0:
             return dict.fromkeys(LATENCY_KEYS, 0.0)
-        at, mean = _percentiles_and_mean(hist, sorted(_PERCENTILES.values()))
-        us = {
-            "min": hist.get_min_value(),
-            "mean": mean,
-            **{key: at[percentile] for key, percentile in _PERCENTILES.items()},
-            "max": hist.get_max_value(),
-        }
-        return {key: us[key] / 1000 for key in LATENCY_KEYS}
+        return percentiles_ms(self.histogram, LATENCY_KEYS)
+
+
+def percentiles_ms(hist: HdrHistogram, keys: Iterable[str]) -> dict[str, float]:
+    """The ``keys`` (among ``LATENCY_KEYS``) of a histogram holding samples, in ms."""
+    at, mean = _percentiles_and_mean(hist, sorted(_PERCENTILES.values()))
+    us = {
+        "min": hist.get_min_value(),
+        "mean": mean,
+        **{key: at[percentile] for key, percentile in _PERCENTILES.items()},
+        "max": hist.get_max_value(),
+    }
+    return {key: us[key] / 1000 for key in keys}
 
 
 def recorded_buckets(hist: HdrHistogram) -> tuple[list[int], list[int]]:
@@ -174,10 +178,15 @@ def recorded_buckets(hist: HdrHistogram) -> tuple[list[int], list[int]]:
     buckets in Python costs ~2 ms a histogram, and a cluster's leader reads dozens of
     them a second.
     """
+    counts = counts_of(hist)
+    return list(compress(range(len(counts)), counts)), list(compress(counts, counts))
+
+
+def counts_of(hist: HdrHistogram) -> list[int]:
+    """Every bucket's count, read in C."""
     raw = hist.counts
     # Through the buffer, not the ctypes array: its element access costs ~100 ns each.
-    counts = memoryview(raw).cast("B").cast(_WORD[ctypes.sizeof(raw._type_)]).tolist()
-    return list(compress(range(len(counts)), counts)), list(compress(counts, counts))
+    return memoryview(raw).cast("B").cast(_WORD[ctypes.sizeof(raw._type_)]).tolist()
 
 
 _WORD = {4: "I", 8: "Q"}
