@@ -21,7 +21,11 @@ def write_outputs(
         try:
             write_results_json(out, results)
         except OSError as exc:
-            console.print(f"{prog}: cannot write {out}: {exc.strerror or exc}", highlight=False)
+            console.print(
+                f"{prog}: cannot write {out}: {exc.strerror or exc}",
+                highlight=False,
+                soft_wrap=True,
+            )
             written = False
     if report:
         # Imported only when asked for: a run without --report never loads the report code.
@@ -33,8 +37,9 @@ def write_outputs(
             console.print(
                 f"{prog}: cannot write the report to {report}: {exc.strerror or exc}",
                 highlight=False,
+                soft_wrap=True,
             )
             written = False
         else:
-            console.print(f"report written to {report}", highlight=False)
+            console.print(f"report written to {report}", highlight=False, soft_wrap=True)
     return written
