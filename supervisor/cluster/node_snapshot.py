@@ -12,8 +12,11 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from hdrh.histogram import HdrHistogram
+
 from loadtest_supervisor.cluster.wire import loadtest_pb2
-from loadtest_supervisor.metrics.stats import LATENCY_KEYS
+from loadtest_supervisor.metrics.stats import LATENCY_KEYS, new_histogram
+from loadtest_supervisor.metrics.timeline import Second
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class NodeReport:
     final: bool
     interrupted: bool
     share: float
+    # Its timeline seconds the committed timeline lacks, and how many it has closed.
+    seconds: tuple[Second, ...] = ()
+    seconds_closed: int = 0
 
     @property
     def key(self) -> str:
@@ -61,6 +67,8 @@ def to_wire(report: NodeReport) -> loadtest_pb2.NodeSnapshot:
         final=report.final,
         interrupted=report.interrupted,
         share=report.share,
+        seconds=[_second_to_wire(second) for second in report.seconds],
+        seconds_closed=report.seconds_closed,
     )
 
 
@@ -85,6 +93,8 @@ def from_wire(snapshot: loadtest_pb2.NodeSnapshot) -> NodeReport:
         final=snapshot.final,
         interrupted=snapshot.interrupted,
         share=snapshot.share,
+        seconds=tuple(_second_from_wire(second) for second in snapshot.seconds),
+        seconds_closed=snapshot.seconds_closed,
     )
 
 
@@ -115,6 +125,36 @@ def _stats_from_wire(stats: loadtest_pb2.StatsSnapshot) -> dict[str, Any]:
         "errors": dict(stats.errors),
         "latency": base64.b64encode(stats.latency) if stats.latency else b"",
     }
+
+
+def _second_to_wire(second: Second) -> loadtest_pb2.RunSecond:
+    hist = second.histogram
+    return loadtest_pb2.RunSecond(
+        t=second.t,
+        stats=loadtest_pb2.StatsSnapshot(
+            requests=second.requests,
+            errors=second.errors,
+            latency=base64.b64decode(hist.encode()) if hist.get_total_count() else b"",
+        ),
+        in_flight=second.in_flight,
+        covered_s=second.covered_s,
+    )
+
+
+def _second_from_wire(second: loadtest_pb2.RunSecond) -> Second:
+    stats = second.stats
+    return Second(
+        t=second.t,
+        requests=stats.requests,
+        errors=dict(stats.errors),
+        in_flight=second.in_flight if second.HasField("in_flight") else None,
+        histogram=(
+            HdrHistogram.decode(base64.b64encode(stats.latency))
+            if stats.latency
+            else new_histogram()
+        ),
+        covered_s=second.covered_s,
+    )
 
 
 def _load_to_wire(load: dict[str, Any] | None) -> loadtest_pb2.GeneratorLoad | None:

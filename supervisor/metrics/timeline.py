@@ -34,6 +34,7 @@ INTERVAL_S = 1
 # A worker that stops reporting (hung, or its loop starved) holds the live timeline back
 # at most this long; its samples then land in a later second.
 MAX_WAIT_S = 2.0
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # The figures each point gives of its second's latency.
 POINT_LATENCY = ("p50", "p90", "p99", "max")
 
@@ -48,8 +49,18 @@ class Second:
     in_flight: int | None  # requests outstanding at its end
     histogram: HdrHistogram  # this second's latencies alone (µs)
     covered_s: float = 1.0  # the run's last second may be partial
+    _figures: dict[str, float] | None = field(default=None, repr=False, compare=False)
+
+    def latency_ms(self) -> dict[str, float] | None:
+        """Its ``POINT_LATENCY`` figures in ms, read once (a live document lists every
+        second each time); None when it has no sample."""
+        if self._figures is None and self.histogram.get_total_count():
+            figures = percentiles_ms(self.histogram, POINT_LATENCY)
+            self._figures = {key: round(ms, 3) for key, ms in figures.items()}
+        return self._figures
 
     def add(self, other: Second) -> None:
+        self._figures = None
         self.requests += other.requests
         for kind, n in other.errors.items():
             self.errors[kind] = self.errors.get(kind, 0) + n
@@ -196,8 +207,6 @@ def merge_seconds(seconds: Iterable[Second]) -> Second:
 
 def point(second: Second, start_wall: float, **extra: Any) -> dict[str, Any]:
     """A second as the results document's ``timeline.points`` lists it (docs/design.md §9)."""
-    hist = second.histogram
-    figures = percentiles_ms(hist, POINT_LATENCY) if hist.get_total_count() else None
     return {
         "t": second.t,
         "time": wall_text(start_wall + second.t),
@@ -206,7 +215,7 @@ def point(second: Second, start_wall: float, **extra: Any) -> dict[str, Any]:
         "errors_total": sum(second.errors.values()),
         "errors": _errors(second.errors),
         "in_flight": second.in_flight,
-        "latency_ms": {k: round(v, 3) for k, v in figures.items()} if figures else None,
+        "latency_ms": second.latency_ms(),
         **extra,
     }
 
@@ -217,7 +226,7 @@ def timeline(points: list[dict[str, Any]], events: list[dict[str, Any]]) -> dict
 
 def wall_text(unix_s: float) -> str:
     """A wall-clock instant as ISO 8601 UTC to the second (``2026-11-29T15:00:03Z``)."""
-    return datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(unix_s, UTC).strftime(TIME_FORMAT)
 
 
 def _errors(errors: dict[str, int]) -> dict[str, int]:

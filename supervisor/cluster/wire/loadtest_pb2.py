@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0eloadtest.proto\x12\x0bloadtest.v1\"N\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07workers\x18\x04 \x01(\r\"3\n\x0cHelloRequest\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"1\n\nHelloReply\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"L\n\tRaftFrame\x12\x16\n\x0esender_address\x18\x01 \x01(\t\x12\x16\n\x0esender_node_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\"\x1b\n\tStreamAck\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\"\x0e\n\x0c\x43lockRequest\"\x1d\n\nClockReply\x12\x0f\n\x07wall_ns\x18\x01 \x01(\x03\"\x80\x02\n\rStatsSnapshot\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x36\n\x06status\x18\x02 \x03(\x0b\x32&.loadtest.v1.StatsSnapshot.StatusEntry\x12\x36\n\x06\x65rrors\x18\x03 \x03(\x0b\x32&.loadtest.v1.StatsSnapshot.ErrorsEntry\x12\x0f\n\x07latency\x18\x04 \x01(\x0c\x1a-\n\x0bStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a-\n\x0b\x45rrorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xd4\x04\n\x0cNodeSnapshot\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x0b\n\x03seq\x18\x05 \x01(\x04\x12\x0f\n\x07part_id\x18\x06 \x01(\t\x12)\n\x05total\x18\x07 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot\x12\x33\n\x05steps\x18\x08 \x03(\x0b\x32$.loadtest.v1.NodeSnapshot.StepsEntry\x12\x1a\n\x12\x64ropped_iterations\x18\t \x01(\x04\x12\x17\n\x0fworker_restarts\x18\n \x01(\x04\x12\x11\n\tjoined_at\x18\x0b \x01(\x01\x12\x12\n\nduration_s\x18\x0c \x01(\x01\x12\r\n\x05\x66inal\x18\r \x01(\x08\x12\x13\n\x0binterrupted\x18\x0e \x01(\x08\x12\r\n\x05share\x18\x0f \x01(\x01\x12\x19\n\x11\x64ropped_saturated\x18\x10 \x01(\x04\x12-\n\tgenerator\x18\x11 \x01(\x0b\x32\x1a.loadtest.v1.GeneratorLoad\x12<\n\nlatency_ms\x18\x12 \x03(\x0b\x32(.loadtest.v1.NodeSnapshot.LatencyMsEntry\x1aH\n\nStepsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot:\x02\x38\x01\x1a\x30\n\x0eLatencyMsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01J\x04\x08\x04\x10\x05\"\xfd\x01\n\rGeneratorLoad\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x10\n\x08\x63pu_wait\x18\x02 \x01(\x01\x12\x13\n\x0bloop_lag_ms\x18\x03 \x01(\x01\x12\x11\n\tsaturated\x18\x04 \x01(\x08\x12\x13\n\x0bsaturated_s\x18\x05 \x01(\x01\x12\x1e\n\x11\x66irst_saturated_s\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08peak_cpu\x18\x07 \x01(\x01\x12\x15\n\rpeak_cpu_wait\x18\x08 \x01(\x01\x12\x18\n\x10peak_loop_lag_ms\x18\t \x01(\x01\x12\x17\n\x0fparts_saturated\x18\n \x01(\rB\x14\n\x12_first_saturated_s\"H\n\x03\x41\x63k\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x11\n\tleader_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"3\n\x13SubmitConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"x\n\x11SubmitConfigReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\" \n\x0eStopRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"s\n\x0cStopRunReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\" \n\x0eResultsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"B\n\x0cResultsReply\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x0c\n\x04json\x18\x02 \x01(\t\x12\x11\n\tleader_id\x18\x03 \x01(\t2C\n\x04Peer\x12;\n\x05Hello\x12\x19.loadtest.v1.HelloRequest\x1a\x17.loadtest.v1.HelloReply2B\n\x04Raft\x12:\n\x06Stream\x12\x16.loadtest.v1.RaftFrame\x1a\x16.loadtest.v1.StreamAck(\x01\x32\xe1\x02\n\x0c\x43oordination\x12<\n\x0bPushMetrics\x12\x19.loadtest.v1.NodeSnapshot\x1a\x10.loadtest.v1.Ack(\x01\x12P\n\x0cSubmitConfig\x12 .loadtest.v1.SubmitConfigRequest\x1a\x1e.loadtest.v1.SubmitConfigReply\x12\x41\n\x07StopRun\x12\x1b.loadtest.v1.StopRunRequest\x1a\x19.loadtest.v1.StopRunReply\x12\x41\n\x07Results\x12\x1b.loadtest.v1.ResultsRequest\x1a\x19.loadtest.v1.ResultsReply\x12;\n\x05\x43lock\x12\x19.loadtest.v1.ClockRequest\x1a\x17.loadtest.v1.ClockReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0eloadtest.proto\x12\x0bloadtest.v1\"N\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07workers\x18\x04 \x01(\r\"3\n\x0cHelloRequest\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"1\n\nHelloReply\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"L\n\tRaftFrame\x12\x16\n\x0esender_address\x18\x01 \x01(\t\x12\x16\n\x0esender_node_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\"\x1b\n\tStreamAck\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\"\x0e\n\x0c\x43lockRequest\"\x1d\n\nClockReply\x12\x0f\n\x07wall_ns\x18\x01 \x01(\x03\"\x80\x02\n\rStatsSnapshot\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x36\n\x06status\x18\x02 \x03(\x0b\x32&.loadtest.v1.StatsSnapshot.StatusEntry\x12\x36\n\x06\x65rrors\x18\x03 \x03(\x0b\x32&.loadtest.v1.StatsSnapshot.ErrorsEntry\x12\x0f\n\x07latency\x18\x04 \x01(\x0c\x1a-\n\x0bStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a-\n\x0b\x45rrorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x95\x05\n\x0cNodeSnapshot\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x0b\n\x03seq\x18\x05 \x01(\x04\x12\x0f\n\x07part_id\x18\x06 \x01(\t\x12)\n\x05total\x18\x07 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot\x12\x33\n\x05steps\x18\x08 \x03(\x0b\x32$.loadtest.v1.NodeSnapshot.StepsEntry\x12\x1a\n\x12\x64ropped_iterations\x18\t \x01(\x04\x12\x17\n\x0fworker_restarts\x18\n \x01(\x04\x12\x11\n\tjoined_at\x18\x0b \x01(\x01\x12\x12\n\nduration_s\x18\x0c \x01(\x01\x12\r\n\x05\x66inal\x18\r \x01(\x08\x12\x13\n\x0binterrupted\x18\x0e \x01(\x08\x12\r\n\x05share\x18\x0f \x01(\x01\x12\x19\n\x11\x64ropped_saturated\x18\x10 \x01(\x04\x12-\n\tgenerator\x18\x11 \x01(\x0b\x32\x1a.loadtest.v1.GeneratorLoad\x12<\n\nlatency_ms\x18\x12 \x03(\x0b\x32(.loadtest.v1.NodeSnapshot.LatencyMsEntry\x12\'\n\x07seconds\x18\x13 \x03(\x0b\x32\x16.loadtest.v1.RunSecond\x12\x16\n\x0eseconds_closed\x18\x14 \x01(\r\x1aH\n\nStepsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot:\x02\x38\x01\x1a\x30\n\x0eLatencyMsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01J\x04\x08\x04\x10\x05\"z\n\tRunSecond\x12\t\n\x01t\x18\x01 \x01(\r\x12)\n\x05stats\x18\x02 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot\x12\x16\n\tin_flight\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x11\n\tcovered_s\x18\x04 \x01(\x01\x42\x0c\n\n_in_flight\"\xfd\x01\n\rGeneratorLoad\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x10\n\x08\x63pu_wait\x18\x02 \x01(\x01\x12\x13\n\x0bloop_lag_ms\x18\x03 \x01(\x01\x12\x11\n\tsaturated\x18\x04 \x01(\x08\x12\x13\n\x0bsaturated_s\x18\x05 \x01(\x01\x12\x1e\n\x11\x66irst_saturated_s\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08peak_cpu\x18\x07 \x01(\x01\x12\x15\n\rpeak_cpu_wait\x18\x08 \x01(\x01\x12\x18\n\x10peak_loop_lag_ms\x18\t \x01(\x01\x12\x17\n\x0fparts_saturated\x18\n \x01(\rB\x14\n\x12_first_saturated_s\"H\n\x03\x41\x63k\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x11\n\tleader_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"3\n\x13SubmitConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"x\n\x11SubmitConfigReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\" \n\x0eStopRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"s\n\x0cStopRunReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\" \n\x0eResultsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"B\n\x0cResultsReply\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x0c\n\x04json\x18\x02 \x01(\t\x12\x11\n\tleader_id\x18\x03 \x01(\t2C\n\x04Peer\x12;\n\x05Hello\x12\x19.loadtest.v1.HelloRequest\x1a\x17.loadtest.v1.HelloReply2B\n\x04Raft\x12:\n\x06Stream\x12\x16.loadtest.v1.RaftFrame\x1a\x16.loadtest.v1.StreamAck(\x01\x32\xe1\x02\n\x0c\x43oordination\x12<\n\x0bPushMetrics\x12\x19.loadtest.v1.NodeSnapshot\x1a\x10.loadtest.v1.Ack(\x01\x12P\n\x0cSubmitConfig\x12 .loadtest.v1.SubmitConfigRequest\x1a\x1e.loadtest.v1.SubmitConfigReply\x12\x41\n\x07StopRun\x12\x1b.loadtest.v1.StopRunRequest\x1a\x19.loadtest.v1.StopRunReply\x12\x41\n\x07Results\x12\x1b.loadtest.v1.ResultsRequest\x1a\x19.loadtest.v1.ResultsReply\x12;\n\x05\x43lock\x12\x19.loadtest.v1.ClockRequest\x1a\x17.loadtest.v1.ClockReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -60,31 +60,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATSSNAPSHOT_ERRORSENTRY']._serialized_start=581
   _globals['_STATSSNAPSHOT_ERRORSENTRY']._serialized_end=626
   _globals['_NODESNAPSHOT']._serialized_start=629
-  _globals['_NODESNAPSHOT']._serialized_end=1225
-  _globals['_NODESNAPSHOT_STEPSENTRY']._serialized_start=1097
-  _globals['_NODESNAPSHOT_STEPSENTRY']._serialized_end=1169
-  _globals['_NODESNAPSHOT_LATENCYMSENTRY']._serialized_start=1171
-  _globals['_NODESNAPSHOT_LATENCYMSENTRY']._serialized_end=1219
-  _globals['_GENERATORLOAD']._serialized_start=1228
-  _globals['_GENERATORLOAD']._serialized_end=1481
-  _globals['_ACK']._serialized_start=1483
-  _globals['_ACK']._serialized_end=1555
-  _globals['_SUBMITCONFIGREQUEST']._serialized_start=1557
-  _globals['_SUBMITCONFIGREQUEST']._serialized_end=1608
-  _globals['_SUBMITCONFIGREPLY']._serialized_start=1610
-  _globals['_SUBMITCONFIGREPLY']._serialized_end=1730
-  _globals['_STOPRUNREQUEST']._serialized_start=1732
-  _globals['_STOPRUNREQUEST']._serialized_end=1764
-  _globals['_STOPRUNREPLY']._serialized_start=1766
-  _globals['_STOPRUNREPLY']._serialized_end=1881
-  _globals['_RESULTSREQUEST']._serialized_start=1883
-  _globals['_RESULTSREQUEST']._serialized_end=1915
-  _globals['_RESULTSREPLY']._serialized_start=1917
-  _globals['_RESULTSREPLY']._serialized_end=1983
-  _globals['_PEER']._serialized_start=1985
-  _globals['_PEER']._serialized_end=2052
-  _globals['_RAFT']._serialized_start=2054
-  _globals['_RAFT']._serialized_end=2120
-  _globals['_COORDINATION']._serialized_start=2123
-  _globals['_COORDINATION']._serialized_end=2476
+  _globals['_NODESNAPSHOT']._serialized_end=1290
+  _globals['_NODESNAPSHOT_STEPSENTRY']._serialized_start=1162
+  _globals['_NODESNAPSHOT_STEPSENTRY']._serialized_end=1234
+  _globals['_NODESNAPSHOT_LATENCYMSENTRY']._serialized_start=1236
+  _globals['_NODESNAPSHOT_LATENCYMSENTRY']._serialized_end=1284
+  _globals['_RUNSECOND']._serialized_start=1292
+  _globals['_RUNSECOND']._serialized_end=1414
+  _globals['_GENERATORLOAD']._serialized_start=1417
+  _globals['_GENERATORLOAD']._serialized_end=1670
+  _globals['_ACK']._serialized_start=1672
+  _globals['_ACK']._serialized_end=1744
+  _globals['_SUBMITCONFIGREQUEST']._serialized_start=1746
+  _globals['_SUBMITCONFIGREQUEST']._serialized_end=1797
+  _globals['_SUBMITCONFIGREPLY']._serialized_start=1799
+  _globals['_SUBMITCONFIGREPLY']._serialized_end=1919
+  _globals['_STOPRUNREQUEST']._serialized_start=1921
+  _globals['_STOPRUNREQUEST']._serialized_end=1953
+  _globals['_STOPRUNREPLY']._serialized_start=1955
+  _globals['_STOPRUNREPLY']._serialized_end=2070
+  _globals['_RESULTSREQUEST']._serialized_start=2072
+  _globals['_RESULTSREQUEST']._serialized_end=2104
+  _globals['_RESULTSREPLY']._serialized_start=2106
+  _globals['_RESULTSREPLY']._serialized_end=2172
+  _globals['_PEER']._serialized_start=2174
+  _globals['_PEER']._serialized_end=2241
+  _globals['_RAFT']._serialized_start=2243
+  _globals['_RAFT']._serialized_end=2309
+  _globals['_COORDINATION']._serialized_start=2312
+  _globals['_COORDINATION']._serialized_end=2665
 # @@protoc_insertion_point(module_scope)
