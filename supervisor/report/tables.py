@@ -194,7 +194,7 @@ def events(results: dict[str, Any]) -> str:
             event.get("time", "–"),
             event.get("kind", "–"),
             event.get("node", "–"),
-            str(event.get("term", "–")),
+            "–" if event.get("term") is None else str(event["term"]),
         ]
         for event in listed
     ]

@@ -25,7 +25,10 @@ LATENCY_KEYS = ("p50", "p90", "p99", "max")
 _EVENT_LABELS: dict[str, Callable[[dict[str, Any]], str]] = {
     "node_joined": lambda e: f"+ {e.get('node', '?')}",
     "node_lost": lambda e: f"− {e.get('node', '?')} lost",
-    "leader_changed": lambda e: f"leader {e.get('node', '?')} (term {e.get('term', '?')})",
+    "leader_changed": lambda e: (
+        f"leader {e.get('node', '?')}"
+        + (f" (term {e['term']})" if e.get("term") is not None else "")
+    ),
 }
 
 NO_TIMELINE = "no timeline: this results document has none (it predates timelines)"

@@ -46,10 +46,20 @@ def test_submit_wait_writes_the_clusters_report(
     node_ids = sorted(node.node_id for node in cluster.nodes)
 
     charts = {chart["id"]: chart for chart in open_offline(browser, report)}
-    assert {"throughput", "latency-over-time", "distribution", "node-distribution"} <= set(charts)
-    assert sorted(s["name"] for s in charts["node-distribution"]["series"]) == node_ids
-    if "node-throughput" in charts:
-        assert sorted(s["name"] for s in charts["node-throughput"]["series"]) == node_ids
+    assert set(charts) == {
+        "throughput",
+        "errors",
+        "latency-over-time",
+        "in-flight",
+        "node-throughput",
+        "nodes-live",
+        "distribution",
+        "node-distribution",
+    }
+    for chart_id in ("node-throughput", "node-distribution"):
+        assert sorted(s["name"] for s in charts[chart_id]["series"]) == node_ids, chart_id
+    # About a point a second (the leader closes a second once every live part has).
+    assert charts["throughput"]["series"][0]["points"] >= SECONDS - 1
     rows = table_rows(browser, "nodes-table")
     assert sorted(row[0] for row in rows) == node_ids
     for row in rows:
