@@ -135,6 +135,7 @@ def run_client(args: argparse.Namespace) -> int:
     from loadtest_supervisor.client.cluster_api import ApiError, ClusterApi
     from loadtest_supervisor.client.status import status
     from loadtest_supervisor.client.submit import submit
+    from loadtest_supervisor.results.outputs import report_path_problem
 
     console = Console()
     try:
@@ -148,6 +149,10 @@ def run_client(args: argparse.Namespace) -> int:
                 if given and not args.wait:
                     print(f"loadtest-supervisor submit: {flag} needs --wait", file=sys.stderr)
                     return ExitCode.CONFIG
+            problem = report_path_problem(args.report) if args.report is not None else None
+            if problem:
+                print(f"loadtest-supervisor submit: {problem}", file=sys.stderr)
+                return ExitCode.CONFIG
             return submit(api, args.plan, args.wait, args.out, console, report=args.report)
         return status(api, args.watch, console)
     except KeyboardInterrupt:
@@ -165,6 +170,13 @@ def _plugin_settings() -> list[PluginSettings]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report is not None:
+        from loadtest_supervisor.results.outputs import report_path_problem
+
+        problem = report_path_problem(args.report)
+        if problem:
+            print(f"loadtest-supervisor: {problem}", file=sys.stderr)
+            return ExitCode.CONFIG
     demo = None
     if args.demo_target:
         from loadtest_supervisor.demo.process import DemoTarget

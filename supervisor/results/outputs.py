@@ -3,11 +3,25 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich.console import Console
 
 from loadtest_supervisor.results.json_file import write_results_json
+
+
+def report_path_problem(path: str) -> str | None:
+    """Why ``--report PATH`` cannot be written, checked before the run so that a long run
+    does not end on a typo; None when it may be. What only writing can tell (a directory
+    that refuses the file) is said after the run, with the results kept."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        example = os.path.join(path, "report.html")
+        return f"--report {path!r}: is a directory; give a file name, e.g. {example}"
+    if not os.path.isdir(directory):
+        return f"--report {path!r}: directory {directory} does not exist"
+    return None
 
 
 def write_outputs(

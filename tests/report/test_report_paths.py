@@ -70,6 +70,39 @@ def test_each_bad_report_path_is_named_with_its_reason(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "results.json"]
 
 
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ("missing-dir/report.html", "directory {tmp}/missing-dir does not exist"),
+        ("", "is a directory; give a file name, e.g. {tmp}/report.html"),
+    ],
+)
+def test_a_report_path_that_cannot_be_right_stops_before_the_run(
+    tmp_path: Path, where: str, said: str
+) -> None:
+    report = f"{tmp_path}/{where}" if where else str(tmp_path)
+    # Nothing listens on port 9: a run that started would fail differently (exit 1).
+    env = {"TARGET_URL": "http://127.0.0.1:9/", "TEST_DURATION": "1s"}
+    proc, results = run_cli(
+        ["--workers", "1", "--report", report], env, tmp_path=tmp_path, expect_results=False
+    )
+    assert proc.returncode == ExitCode.CONFIG, proc.stdout + proc.stderr
+    assert f"loadtest-supervisor: --report {report!r}: {said.format(tmp=tmp_path)}" in proc.stderr
+    assert results is None and "requests" not in proc.stdout
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("target: {url: 'http://127.0.0.1:9/'}\n")
+    submitted = subprocess.run(
+        [str(cli_path()), "submit", "--cluster", "http://127.0.0.1:9", str(plan), "--wait"]
+        + ["--report", report],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert submitted.returncode == ExitCode.CONFIG
+    assert f"loadtest-supervisor submit: --report {report!r}: " in submitted.stderr
+    assert "Traceback" not in submitted.stderr
+
+
 def test_submit_takes_report_only_with_wait(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text("target: {url: 'http://127.0.0.1:9/'}\n")
