@@ -62,7 +62,7 @@ def test_each_bad_report_path_is_named_with_its_reason(
     out = tmp_path / "results.json"
     console = Console(record=True, width=80)
     results = synthetic_results(5)
-    assert not write_outputs(console, results, str(out), str(report), "loadtest-supervisor")
+    assert not write_outputs(console, "loadtest-supervisor", results, str(out), None, str(report))
     said = console.export_text()
     assert f"loadtest-supervisor: cannot write the report to {report}: {why}" in said
     assert json.loads(out.read_text())["requests_total"] == results["requests_total"]
