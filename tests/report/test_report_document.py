@@ -128,3 +128,14 @@ def test_a_second_without_samples_breaks_the_latency_line() -> None:
     p99 = re.search(r'data-series="p99" data-points="(\d+)"[^>]*d="([^"]+)"', latency)
     assert int(p99.group(1)) == 19
     assert p99.group(2).count("M") == 2
+
+
+def test_a_run_that_recorded_no_latency_still_renders() -> None:
+    # A target that was down: no histogram, and no second with a sample.
+    results = synthetic_results(3)
+    results["latency_hdr"] = None
+    for point in results["timeline"]["points"]:
+        point["latency_ms"] = None
+    html = render_report(results)
+    assert "no latency was recorded in this run" in html
+    assert series_points(html)["latency-over-time"] == [0, 0, 0, 0]
