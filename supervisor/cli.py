@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         "PREFIX_history.csv (one row a second) and PREFIX_failures.csv",
     )
     parser.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the results as one self-contained HTML report to FILE (charts included, "
+        "nothing fetched when it is opened)",
+    )
+    parser.add_argument(
         "--linger",
         type=_seconds,
         default=0.0,
@@ -105,6 +111,9 @@ def build_client_parser() -> argparse.ArgumentParser:
         help="with --wait: write the results as Locust-compatible CSV files "
         "(PREFIX_stats.csv, PREFIX_history.csv, PREFIX_failures.csv)",
     )
+    submit.add_argument(
+        "--report", metavar="FILE", help="with --wait: write the results as an HTML report"
+    )
     status = commands.add_parser("status", help="the cluster, its plan and its run")
     status.add_argument("--watch", action="store_true", help="follow the run in progress")
     for command in (submit, status):
@@ -138,7 +147,7 @@ def run_client(args: argparse.Namespace) -> int:
     from loadtest_supervisor.client.cluster_api import ApiError, ClusterApi
     from loadtest_supervisor.client.status import status
     from loadtest_supervisor.client.submit import submit
-    from loadtest_supervisor.results.outputs import csv_prefix_problem
+    from loadtest_supervisor.results.outputs import outputs_problem
 
     console = Console()
     try:
@@ -148,15 +157,18 @@ def run_client(args: argparse.Namespace) -> int:
         return ExitCode.CONFIG
     try:
         if args.command == "submit":
-            for flag, given in (("--out", args.out), ("--csv", args.csv)):
+            asked = (("--out", args.out), ("--csv", args.csv), ("--report", args.report))
+            for flag, given in asked:
                 if given and not args.wait:
                     print(f"loadtest-supervisor submit: {flag} needs --wait", file=sys.stderr)
                     return ExitCode.CONFIG
-            problem = csv_prefix_problem(args.csv) if args.csv is not None else None
+            problem = outputs_problem(args.csv, args.report)
             if problem:
                 print(f"loadtest-supervisor submit: {problem}", file=sys.stderr)
                 return ExitCode.CONFIG
-            return submit(api, args.plan, args.wait, args.out, console, args.csv)
+            return submit(
+                api, args.plan, args.wait, args.out, console, args.csv, report=args.report
+            )
         return status(api, args.watch, console)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
@@ -173,10 +185,10 @@ def _plugin_settings() -> list[PluginSettings]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.csv is not None:
-        from loadtest_supervisor.results.outputs import csv_prefix_problem
+    if args.csv is not None or args.report is not None:
+        from loadtest_supervisor.results.outputs import outputs_problem
 
-        problem = csv_prefix_problem(args.csv)
+        problem = outputs_problem(args.csv, args.report)
         if problem:
             print(f"loadtest-supervisor: {problem}", file=sys.stderr)
             return ExitCode.CONFIG
@@ -202,8 +214,11 @@ def run(args: argparse.Namespace) -> int:
             warnings.append("--linger is for standalone runs; a cluster node's API stays up")
         elif args.linger and not settings.node.http_api:
             warnings.append("--linger does nothing with the HTTP API off (HTTP_API_ENABLED)")
-        if args.csv and settings.node.enabled:
-            warnings.append("--csv is for standalone runs and 'submit --wait'; a node writes none")
+        for flag, given in (("--csv", args.csv), ("--report", args.report)):
+            if given and settings.node.enabled:
+                warnings.append(
+                    f"{flag} is for standalone runs and 'submit --wait'; a node writes none"
+                )
         for warning in warnings:
             print(f"loadtest-supervisor: warning: {warning}", file=sys.stderr)
         if settings.node.enabled:
@@ -221,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             linger=args.linger,
             csv_prefix=args.csv,
+            report_path=args.report,
         )
     finally:
         if demo is not None:

@@ -39,13 +39,15 @@ def run_standalone(
     log_level: str = "INFO",
     linger: float = 0.0,
     csv_prefix: str | None = None,
+    report_path: str | None = None,
 ) -> int:
     """Run the plan to completion (or Ctrl-C/SIGTERM) and return the exit code; the HTTP
     API stays up ``linger`` seconds after the run, serving its final results. The results
-    go to ``out_path`` (JSON) and ``csv_prefix`` (Locust's CSV files) too."""
+    go to ``out_path`` (JSON), ``csv_prefix`` (Locust's CSV files) and ``report_path``
+    (the HTML report) too, when given."""
     configure_logging(log_level)
     bind_context(node_id=settings.node.node_id, state="standalone")
-    return run_loop(_run(settings, out_path, linger, csv_prefix))
+    return run_loop(_run(settings, out_path, linger, csv_prefix, report_path))
 
 
 async def _start_api(settings: Settings, node: StandaloneNode) -> HttpApiServer | None:
@@ -87,7 +89,11 @@ async def _linger(seconds: float) -> None:
 
 
 async def _run(
-    settings: Settings, out_path: str | None, linger: float, csv_prefix: str | None
+    settings: Settings,
+    out_path: str | None,
+    linger: float,
+    csv_prefix: str | None,
+    report_path: str | None,
 ) -> int:
     plan = settings.plan
     console = Console()
@@ -131,7 +137,9 @@ async def _run(
     node.set_results(results)
     print_summary(console, results)
     code = verdict(results)
-    if not write_outputs(console, "loadtest-supervisor", results, out_path, csv_prefix):
+    if not write_outputs(
+        console, "loadtest-supervisor", results, out_path, csv_prefix, report_path
+    ):
         code = code or ExitCode.CANNOT_RUN
     if api is not None:
         if linger > 0:

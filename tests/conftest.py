@@ -12,6 +12,8 @@ loopback ports and stops its whole process group at teardown, pass or fail.
     logged_nginx     nginx of this test's own that logs each request: .hits() (time, status, path)
     http_target      loadtest_supervisor.demo.target (session): .url .host .port
     http_target_factory  http_target_factory(access_log=False) -> a HttpTarget of this test's
+    browser          headless Chromium of this test's own (tests/support/browser.py): .open(url)
+                     .console_errors() .requests() .evaluate(js) .screenshot(name)
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from pathlib import Path
 import pytest
 
 from tests.services import ConsulAgent, ConsulTemplate, FakeGcs, HttpTarget, Nginx
+from tests.support.browser import (
+    browser,  # noqa: F401  (the fixture, defined there)
+    summarise_artifacts,
+)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    summarise_artifacts(terminalreporter)
 
 
 @pytest.fixture(scope="session")

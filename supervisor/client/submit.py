@@ -29,9 +29,11 @@ def submit(
     out: str | None,
     console: Console,
     csv: str | None = None,
+    report: str | None = None,
 ) -> int:
-    """Submit the plan at ``plan_path``; with ``wait``, follow its run and write its
-    results to ``out`` (JSON) and ``csv`` (Locust's CSV files, by prefix)."""
+    """Submit the plan at ``plan_path``; with ``wait``, follow its run, print its summary,
+    write its results to ``out`` (JSON), ``csv`` (Locust's CSV files, by prefix) and
+    ``report`` (HTML) when given, and return its exit code."""
     try:
         text = Path(plan_path).read_bytes()
     except OSError as exc:
@@ -62,7 +64,7 @@ def submit(
         return ExitCode.CANNOT_RUN
     print_summary(console, results)
     code = verdict(results)
-    if not write_outputs(console, "loadtest-supervisor submit", results, out, csv):
+    if not write_outputs(console, "loadtest-supervisor submit", results, out, csv, report):
         code = code or ExitCode.CANNOT_RUN
     return code
 

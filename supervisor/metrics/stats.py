@@ -248,3 +248,9 @@ def _percentiles_and_mean(hist: HdrHistogram, percentiles: list[float]) -> tuple
     }
     weighted = sum(map(mul, counts, map(median.__getitem__, indexes)))
     return at, weighted / hist.get_total_count()
+
+
+def values_at_percentiles(hist: HdrHistogram, percentiles: list[float]) -> dict[float, int]:
+    """The value (µs) at each of ``percentiles`` (0-100) of a histogram with samples, as
+    ``get_value_at_percentile`` gives it, read in one pass."""
+    return _percentiles_and_mean(hist, percentiles)[0]

@@ -5,6 +5,8 @@
     processes    ManagedProcess (own process group, output in files), ServiceError,
                  pid_alive, worker_pids (a supervisor's load workers)
     leadership   agreed_leader / health_agreement, assert_one_leader_per_term
+    browser      headless Chromium (the ``browser`` fixture); not re-exported here, so
+                 only the tests that use it import selenium
 
 The services built on these (Consul, nginx, fake GCS, ...) are in tests/services.
 """
