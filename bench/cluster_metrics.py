@@ -63,6 +63,7 @@ from loadtest_supervisor.cluster.node_snapshot import (
 from loadtest_supervisor.cluster.wire import loadtest_pb2
 from loadtest_supervisor.config.loading import load_plan_text
 from loadtest_supervisor.metrics.stats import MergedStats, Stats
+from loadtest_supervisor.metrics.timeline import timeline
 from tests.cluster.api_client import TOKEN, node_results, post_run
 from tests.cluster.harness import NodeProcess
 from tests.cluster.test_cluster_results import METRICS, final_results
@@ -284,7 +285,7 @@ def merge_cpu(nodes: int, requests: int, merges: int, profile: bool) -> Merge:
     times = []
     for _ in range(merges):
         began = time.process_time()
-        document = cluster_document(plan, run, reports, time.time(), False)
+        document = cluster_document(plan, run, reports, time.time(), False, timeline([], []))
         times.append(time.process_time() - began)
     assert document["requests_total"] == nodes * requests
     began = time.process_time()
@@ -298,7 +299,7 @@ def merge_cpu(nodes: int, requests: int, merges: int, profile: bool) -> Merge:
     if profile:
         profiler = cProfile.Profile()
         profiler.enable()
-        cluster_document(plan, run, reports, time.time(), False)
+        cluster_document(plan, run, reports, time.time(), False, timeline([], []))
         profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(8)

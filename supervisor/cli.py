@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument(
+        "--csv",
+        metavar="PREFIX",
+        help="write the results as Locust-compatible CSV files PREFIX_stats.csv, "
+        "PREFIX_history.csv (one row a second) and PREFIX_failures.csv",
+    )
+    parser.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the results as one self-contained HTML report to FILE (charts included, "
+        "nothing fetched when it is opened)",
+    )
+    parser.add_argument(
         "--linger",
         type=_seconds,
         default=0.0,
@@ -93,6 +105,15 @@ def build_client_parser() -> argparse.ArgumentParser:
         help="follow the run and exit as a standalone run would (0 passed, 1 failed)",
     )
     submit.add_argument("--out", metavar="FILE", help="with --wait: write the results as JSON")
+    submit.add_argument(
+        "--csv",
+        metavar="PREFIX",
+        help="with --wait: write the results as Locust-compatible CSV files "
+        "(PREFIX_stats.csv, PREFIX_history.csv, PREFIX_failures.csv)",
+    )
+    submit.add_argument(
+        "--report", metavar="FILE", help="with --wait: write the results as an HTML report"
+    )
     status = commands.add_parser("status", help="the cluster, its plan and its run")
     status.add_argument("--watch", action="store_true", help="follow the run in progress")
     for command in (submit, status):
@@ -126,6 +147,7 @@ def run_client(args: argparse.Namespace) -> int:
     from loadtest_supervisor.client.cluster_api import ApiError, ClusterApi
     from loadtest_supervisor.client.status import status
     from loadtest_supervisor.client.submit import submit
+    from loadtest_supervisor.results.outputs import outputs_problem
 
     console = Console()
     try:
@@ -135,10 +157,18 @@ def run_client(args: argparse.Namespace) -> int:
         return ExitCode.CONFIG
     try:
         if args.command == "submit":
-            if args.out and not args.wait:
-                print("loadtest-supervisor submit: --out needs --wait", file=sys.stderr)
+            asked = (("--out", args.out), ("--csv", args.csv), ("--report", args.report))
+            for flag, given in asked:
+                if given and not args.wait:
+                    print(f"loadtest-supervisor submit: {flag} needs --wait", file=sys.stderr)
+                    return ExitCode.CONFIG
+            problem = outputs_problem(args.csv, args.report)
+            if problem:
+                print(f"loadtest-supervisor submit: {problem}", file=sys.stderr)
                 return ExitCode.CONFIG
-            return submit(api, args.plan, args.wait, args.out, console)
+            return submit(
+                api, args.plan, args.wait, args.out, console, args.csv, report=args.report
+            )
         return status(api, args.watch, console)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
@@ -155,6 +185,13 @@ def _plugin_settings() -> list[PluginSettings]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.csv is not None or args.report is not None:
+        from loadtest_supervisor.results.outputs import outputs_problem
+
+        problem = outputs_problem(args.csv, args.report)
+        if problem:
+            print(f"loadtest-supervisor: {problem}", file=sys.stderr)
+            return ExitCode.CONFIG
     demo = None
     if args.demo_target:
         from loadtest_supervisor.demo.process import DemoTarget
@@ -177,6 +214,11 @@ def run(args: argparse.Namespace) -> int:
             warnings.append("--linger is for standalone runs; a cluster node's API stays up")
         elif args.linger and not settings.node.http_api:
             warnings.append("--linger does nothing with the HTTP API off (HTTP_API_ENABLED)")
+        for flag, given in (("--csv", args.csv), ("--report", args.report)):
+            if given and settings.node.enabled:
+                warnings.append(
+                    f"{flag} is for standalone runs and 'submit --wait'; a node writes none"
+                )
         for warning in warnings:
             print(f"loadtest-supervisor: warning: {warning}", file=sys.stderr)
         if settings.node.enabled:
@@ -189,7 +231,12 @@ def run(args: argparse.Namespace) -> int:
         from loadtest_supervisor.standalone import run_standalone
 
         return run_standalone(
-            settings, out_path=args.out, log_level=args.log_level, linger=args.linger
+            settings,
+            out_path=args.out,
+            log_level=args.log_level,
+            linger=args.linger,
+            csv_prefix=args.csv,
+            report_path=args.report,
         )
     finally:
         if demo is not None:

@@ -29,20 +29,27 @@ from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_ap
 from loadtest_supervisor.live.progress import LiveFigures, ProgressLine
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.results.document import build_results
-from loadtest_supervisor.results.json_file import write_results_json
+from loadtest_supervisor.results.outputs import write_outputs
 from loadtest_supervisor.results.summary import print_summary
 
 log = logging.getLogger("loadtest.standalone")
 
 
 def run_standalone(
-    settings: Settings, out_path: str | None = None, log_level: str = "INFO", linger: float = 0.0
+    settings: Settings,
+    out_path: str | None = None,
+    log_level: str = "INFO",
+    linger: float = 0.0,
+    csv_prefix: str | None = None,
+    report_path: str | None = None,
 ) -> int:
     """Run the plan to completion (or Ctrl-C/SIGTERM) and return the exit code; the HTTP
-    API stays up ``linger`` seconds after the run, serving its final results."""
+    API stays up ``linger`` seconds after the run, serving its final results. The results
+    go to ``out_path`` (JSON), ``csv_prefix`` (Locust's CSV files) and ``report_path``
+    (the HTML report) too, when given."""
     configure_logging(log_level)
     bind_context(node_id=settings.node.node_id, state="standalone")
-    return run_loop(_run(settings, out_path, linger))
+    return run_loop(_run(settings, out_path, linger, csv_prefix, report_path))
 
 
 async def _start_api(settings: Settings, node: StandaloneNode) -> HttpApiServer | None:
@@ -96,7 +103,13 @@ async def _linger(seconds: float) -> None:
             loop.remove_signal_handler(signum)
 
 
-async def _run(settings: Settings, out_path: str | None, linger: float) -> int:
+async def _run(
+    settings: Settings,
+    out_path: str | None,
+    linger: float,
+    csv_prefix: str | None,
+    report_path: str | None,
+) -> int:
     plan = settings.plan
     console = Console()
     try:
@@ -148,12 +161,10 @@ async def _run(settings: Settings, out_path: str | None, linger: float) -> int:
     node.set_results(results)
     print_summary(console, results)
     code = verdict(results)
-    if out_path:
-        try:
-            write_results_json(out_path, results)
-        except OSError as exc:
-            console.print(f"loadtest-supervisor: cannot write {out_path}: {exc.strerror or exc}")
-            code = code or ExitCode.CANNOT_RUN
+    if not write_outputs(
+        console, "loadtest-supervisor", results, out_path, csv_prefix, report_path
+    ):
+        code = code or ExitCode.CANNOT_RUN
     if api is not None:
         if linger > 0:
             await _linger(linger)

@@ -31,6 +31,7 @@ from pysyncobj.monotonic import monotonic as syncobj_clock
 from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
 from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.plugins.raft.applied_log import AppliedLog
 from loadtest_supervisor.plugins.raft.prevote import PreVoteSyncObj, check_pysyncobj_internals
 from loadtest_supervisor.plugins.raft.replicated_state import ReplicatedState, validate_command
 from loadtest_supervisor.plugins.raft.transport import GrpcTransport, RaftLinkServicer
@@ -97,7 +98,8 @@ class RaftConsensus:
         self._fresh_at = 0.0
         self._on_status: Callable[[NodeStatus], None] | None = None
         self._on_committed: Callable[[dict[str, Any]], None] | None = None
-        self._state = ReplicatedState(self._applied)
+        self._applied_log = AppliedLog(self._data_dir)
+        self._state = ReplicatedState(self._applied, self._applied_log)
         self._syncobj: SyncObj | None = None
         self._owner: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -229,6 +231,7 @@ class RaftConsensus:
         created: threading.Event,
         failure: list[BaseException],
     ) -> None:
+        self._applied_log.start()  # before the dump file is loaded into the state
         try:
             syncobj = PreVoteSyncObj(
                 self._address, others, conf, consumers=[self._state], transportClass=transport
@@ -239,6 +242,7 @@ class RaftConsensus:
                 syncobj.destroy_synchronous()
                 raise
         except BaseException as e:  # handed to start(), which raises it on the loop
+            self._applied_log.close()
             failure.append(e)
             created.set()
             return
@@ -247,6 +251,7 @@ class RaftConsensus:
         created.set()
         self._stopping.wait()
         syncobj.destroy_synchronous()
+        self._applied_log.close()
 
     def _sample(self) -> None:
         # On the tick thread, after every tick: cheap reads, and a hand-off only on change.

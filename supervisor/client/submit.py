@@ -12,7 +12,7 @@ from rich.console import Console
 from loadtest_supervisor.client.cluster_api import ApiError, ClusterApi
 from loadtest_supervisor.client.follow import follow_run
 from loadtest_supervisor.exit_codes import ExitCode, verdict
-from loadtest_supervisor.results.json_file import write_results_json
+from loadtest_supervisor.results.outputs import write_outputs
 from loadtest_supervisor.results.summary import print_summary
 
 # A plan is accepted within a few heartbeats of a leader; this covers an election or two.
@@ -22,7 +22,18 @@ ACCEPT_WITHIN_S = 30.0
 RUN_WITHIN_S = 15.0
 
 
-def submit(api: ClusterApi, plan_path: str, wait: bool, out: str | None, console: Console) -> int:
+def submit(
+    api: ClusterApi,
+    plan_path: str,
+    wait: bool,
+    out: str | None,
+    console: Console,
+    csv: str | None = None,
+    report: str | None = None,
+) -> int:
+    """Submit the plan at ``plan_path``; with ``wait``, follow its run, print its summary,
+    write its results to ``out`` (JSON), ``csv`` (Locust's CSV files, by prefix) and
+    ``report`` (HTML) when given, and return its exit code."""
     try:
         text = Path(plan_path).read_bytes()
     except OSError as exc:
@@ -52,9 +63,10 @@ def submit(api: ClusterApi, plan_path: str, wait: bool, out: str | None, console
         console.print(f"loadtest-supervisor submit: {exc}")
         return ExitCode.CANNOT_RUN
     print_summary(console, results)
-    if out:
-        write_results_json(out, results)
-    return verdict(results)
+    code = verdict(results)
+    if not write_outputs(console, "loadtest-supervisor submit", results, out, csv, report):
+        code = code or ExitCode.CANNOT_RUN
+    return code
 
 
 def _new_run(api: ClusterApi, sha256: str, before: str | None) -> dict[str, Any] | None:

@@ -21,9 +21,15 @@ LATE_AFTER_S = 0.5
 
 
 def cluster_document(
-    plan: TestPlan, run: dict[str, Any], reports: Iterable[NodeReport], now: float, final: bool
+    plan: TestPlan,
+    run: dict[str, Any],
+    reports: Iterable[NodeReport],
+    now: float,
+    final: bool,
+    timeline: dict[str, Any],
 ) -> dict[str, Any]:
-    """The results of ``run`` (its committed record) from ``reports`` at leader time ``now``."""
+    """The results of ``run`` (its committed record) from ``reports`` at leader time ``now``,
+    with its ``timeline`` (``cluster_timeline``)."""
     totals = RunTotals()
     by_node: dict[str, list[NodeReport]] = {}
     for report in reports:
@@ -57,6 +63,7 @@ def cluster_document(
         "reshared_at": run.get("reshared_at"),
         "final": final,
     }
+    document["timeline"] = timeline
     return judged(plan, document)
 
 

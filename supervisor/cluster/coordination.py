@@ -231,9 +231,14 @@ class CoordinationServicer(loadtest_pb2_grpc.CoordinationServicer):
     ) -> loadtest_pb2.Ack:
         caller = authenticated_node_id(context)
         held: dict[str, NodeReport] = {}  # the last report of each part on this stream
+        term = self._view.status.term
         async for snapshot in request_iterator:
             if caller is not None and snapshot.node_id != caller:
                 return self._ack(False, f"a report of {snapshot.node_id} from {caller}")
+            if self._view.status.term != term:
+                # What the stream sent once (its timeline seconds) went to the keeper of
+                # that term; a new stream sends it all again.
+                return self._ack(False, f"the term changed from {term}: start a new stream")
             # Before the histograms are added to the held report's: from here it is taken.
             refused = self._calls.results.refusal(snapshot.term)
             if refused is not None:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import grpc
 
@@ -38,13 +39,21 @@ class _Stream:
         self._view = view
         self._queue: asyncio.Queue[loadtest_pb2.NodeSnapshot | None] = asyncio.Queue()
         self._sent: dict[str, NodeReport] = {}  # the last report of each part on this stream
+        # Timeline seconds before this t went on this stream already, by part: the leader
+        # keeps each until its point is made, so only a new stream (a new leader) needs
+        # them again.
+        self._seconds_until: dict[str, int] = {}
         self._channel = auth.channel(leader)
         stub = loadtest_pb2_grpc.CoordinationStub(self._channel)
         self._call = stub.PushMetrics(self._items(), metadata=auth.call_metadata(PUSH_METHOD))
         self.done = asyncio.ensure_future(self._wait())
 
     def send(self, report: NodeReport) -> None:
-        snapshot = to_wire(report, since=self._sent.get(report.key))
+        sent_until = self._seconds_until.get(report.key, 0)
+        new = tuple(second for second in report.seconds if second.t >= sent_until)
+        if new:
+            self._seconds_until[report.key] = new[-1].t + 1
+        snapshot = to_wire(replace(report, seconds=new), since=self._sent.get(report.key))
         self._sent[report.key] = report
         self._view.metrics_sent_bytes += snapshot.ByteSize()
         self._queue.put_nowait(snapshot)

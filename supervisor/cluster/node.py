@@ -25,6 +25,7 @@ import pluggy
 
 from loadtest_supervisor import __version__
 from loadtest_supervisor.cluster.clock_offset import ClockOffset
+from loadtest_supervisor.cluster.cluster_timeline import with_committed_points
 from loadtest_supervisor.cluster.contracts import (
     ConfigSource,
     Consensus,
@@ -321,7 +322,8 @@ class ClusterNode:
                 run = state.get("run") or {}
                 if run.get("run_id") != self._finished_run_id:
                     run = run.get("superseded") or {}
-                self._tell("loadtest_run_finished", run=run, results=final)
+                results = with_committed_points(final, state)
+                self._tell("loadtest_run_finished", run=run, results=results)
         config = state.get("config") or {}
         sha = config.get("sha256")
         if sha is not None and sha != self._committed_sha:

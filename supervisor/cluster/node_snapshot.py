@@ -23,7 +23,8 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from loadtest_supervisor.cluster.wire import loadtest_pb2
-from loadtest_supervisor.metrics.stats import LATENCY_KEYS, histogram_since
+from loadtest_supervisor.metrics.stats import LATENCY_KEYS, histogram_since, new_histogram
+from loadtest_supervisor.metrics.timeline import Second
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class NodeReport:
     final: bool
     interrupted: bool
     share: float
+    # Its timeline seconds the committed timeline lacks, and how many it has closed.
+    seconds: tuple[Second, ...] = ()
+    seconds_closed: int = 0
 
     @property
     def key(self) -> str:
@@ -77,6 +81,8 @@ def to_wire(report: NodeReport, since: NodeReport | None = None) -> loadtest_pb2
         final=report.final,
         interrupted=report.interrupted,
         share=report.share,
+        seconds=[_second_to_wire(second) for second in report.seconds],
+        seconds_closed=report.seconds_closed,
     )
 
 
@@ -113,6 +119,8 @@ def from_wire(snapshot: loadtest_pb2.NodeSnapshot, base: NodeReport | None = Non
         final=snapshot.final,
         interrupted=snapshot.interrupted,
         share=snapshot.share,
+        seconds=tuple(_second_from_wire(second) for second in snapshot.seconds),
+        seconds_closed=snapshot.seconds_closed,
     )
 
 
@@ -151,12 +159,7 @@ def _stats_to_wire(
 def _stats_from_wire(
     stats: loadtest_pb2.StatsSnapshot, earlier: dict[str, Any] | None
 ) -> dict[str, Any]:
-    latency: HdrHistogram | bytes = b""
-    try:
-        if stats.latency:
-            latency = HdrHistogram.decode(base64.b64encode(stats.latency))
-    except Exception as exc:  # hdrh raises several kinds on a malformed blob
-        raise ValueError(f"an undecodable latency histogram: {exc!r}") from exc
+    latency: HdrHistogram | bytes = _decoded(stats.latency) if stats.latency else b""
     if stats.latency_since_previous:
         held = earlier["latency"] if earlier is not None else None
         if not isinstance(held, HdrHistogram):
@@ -172,8 +175,41 @@ def _stats_from_wire(
     }
 
 
+def _decoded(raw: bytes) -> HdrHistogram:
+    try:
+        return HdrHistogram.decode(base64.b64encode(raw))
+    except Exception as exc:  # hdrh raises several kinds on a malformed blob
+        raise ValueError(f"an undecodable latency histogram: {exc!r}") from exc
+
+
 def _histogram(latency: HdrHistogram | bytes) -> HdrHistogram:
     return latency if isinstance(latency, HdrHistogram) else HdrHistogram.decode(latency)
+
+
+def _second_to_wire(second: Second) -> loadtest_pb2.RunSecond:
+    hist = second.histogram
+    return loadtest_pb2.RunSecond(
+        t=second.t,
+        stats=loadtest_pb2.StatsSnapshot(
+            requests=second.requests,
+            errors=second.errors,
+            latency=base64.b64decode(hist.encode()) if hist.get_total_count() else b"",
+        ),
+        in_flight=second.in_flight,
+        covered_s=second.covered_s,
+    )
+
+
+def _second_from_wire(second: loadtest_pb2.RunSecond) -> Second:
+    stats = second.stats
+    return Second(
+        t=second.t,
+        requests=stats.requests,
+        errors=dict(stats.errors),
+        in_flight=second.in_flight if second.HasField("in_flight") else None,
+        histogram=_decoded(stats.latency) if stats.latency else new_histogram(),
+        covered_s=second.covered_s,
+    )
 
 
 def _load_to_wire(load: dict[str, Any] | None) -> loadtest_pb2.GeneratorLoad | None:

@@ -17,15 +17,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loadtest_supervisor.cluster.cluster_results import cluster_document
+from loadtest_supervisor.cluster.cluster_timeline import (
+    RunTimeline,
+    timeline_events,
+    with_committed_points,
+)
 from loadtest_supervisor.cluster.contracts import Consensus
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.node_snapshot import NodeReport, from_text, to_text
 from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.logs import log_event
+from loadtest_supervisor.metrics.timeline import timeline
 
 log = logging.getLogger("loadtest.results")
 
@@ -37,10 +43,13 @@ MAX_RUNS = 2
 class _RunReports:
     run: dict[str, Any]
     plan: TestPlan
+    timeline: RunTimeline
     reports: dict[str, NodeReport] = field(default_factory=dict)  # by NodeReport.key
     ended_at: float | None = None  # monotonic, when the leader saw it end
 
     def offer(self, report: NodeReport) -> bool:
+        # Seconds are by their own t: an older report's are as good as a newer one's.
+        self.timeline.offer(report)
         held = self.reports.get(report.key)
         if held is not None and held.seq >= report.seq:
             return False
@@ -53,6 +62,12 @@ class _RunReports:
         for report in self.reports.values():
             final[report.node_id] = final.get(report.node_id, True) and report.final
         return all(final.get(node_id, False) for node_id in self.run["shares"])
+
+    def live_parts(self) -> list[str]:
+        """The parts whose seconds the timeline waits for: those of nodes with a share
+        that have not ended."""
+        shares = self.run["shares"]
+        return [r.key for r in self.reports.values() if r.node_id in shares and not r.final]
 
 
 class ResultsKeeper:
@@ -118,6 +133,8 @@ class ResultsKeeper:
         that run's)."""
         committed = self._consensus.committed()
         run, final = committed.get("run"), committed.get("results")
+        if final is not None:
+            final = with_committed_points(final, committed)
         if run_id:
             if final is not None and final["run"]["run_id"] == run_id:
                 return final
@@ -154,9 +171,11 @@ class ResultsKeeper:
                 reports.run = {**reports.run, "state": "superseded"}
             over = reports.run["state"] != "running" or self._leader_time() >= run_end(reports.run)
             if not over:
+                reports.timeline.close(reports.live_parts(), self._leader_time(), final=False)
                 document = self._document(reports, final=False)
                 self._view.cluster_results = document
                 self._tell("loadtest_metrics_aggregated", results=document)
+                await self._append_timeline(reports)
                 await self._checkpoint(reports)
                 continue
             if reports.ended_at is None:
@@ -178,13 +197,43 @@ class ResultsKeeper:
         if len(self._runs) >= MAX_RUNS:
             self._runs.pop(next(iter(self._runs)))
         self._runs[run_id] = reports
+        self._note_leader_change(reports, committed)
         log_event(log, "merging_run", run_id=run_id, from_checkpoint=len(reports.reports))
         return reports
 
-    def _document(self, reports: _RunReports, final: bool) -> dict[str, Any]:
-        return cluster_document(
-            reports.plan, reports.run, reports.reports.values(), self._leader_time(), final
+    def _note_leader_change(self, reports: _RunReports, committed: dict[str, Any]) -> None:
+        """A leader taking over a run another leader was merging (it committed reports of
+        it) marks the change on the timeline, once per term."""
+        run_id, term = reports.run["run_id"], self._view.status.term
+        merged_before = any(
+            (committed.get(part) or {}).get("run_id") == run_id
+            for part in ("metrics_checkpoint", "leader_metrics")
         )
+        noted = any(
+            e["kind"] == "leader_changed" and e["term"] == term for e in reports.timeline.events
+        )
+        if merged_before and not noted:
+            reports.timeline.note("leader_changed", self._node_id, self._leader_time(), term)
+
+    def _document(self, reports: _RunReports, final: bool) -> dict[str, Any]:
+        reports_now = reports.reports.values()
+        events = timeline_events(reports.run, reports_now, reports.timeline.events)
+        return cluster_document(
+            reports.plan,
+            reports.run,
+            reports_now,
+            self._leader_time(),
+            final,
+            # A copy: the document handed out must not grow with the next points.
+            timeline(list(reports.timeline.points), events),
+        )
+
+    async def _append_timeline(self, reports: _RunReports) -> None:
+        """Commit the points (and events) made since the last commit: a few at a time,
+        never the whole timeline."""
+        command = reports.timeline.append_command()
+        if command is not None and await self._propose({"timeline_append": command}):
+            reports.timeline.committed_now(command)
 
     async def _checkpoint(self, reports: _RunReports) -> None:
         now = time.monotonic()
@@ -208,13 +257,21 @@ class ResultsKeeper:
         if reports.run["state"] == "running":  # it reached its end: say so with its results
             reports.run = {**reports.run, "state": "finished"}
             command["run"] = reports.run
+        reports.timeline.close((), self._leader_time(), final=True)
         document = self._document(reports, final=True)
         run_id = reports.run["run_id"]
-        command["results"] = document
+        # The points are committed in the timeline part (the new ones with this): the
+        # committed document refers to them rather than holding them twice.
+        command["results"] = {**document, "timeline": {**document["timeline"], "points": None}}
+        appended = reports.timeline.append_command()
+        if appended is not None:
+            command["timeline_append"] = appended
         if current:
             command["metrics_checkpoint"] = _held(run_id, reports.reports.values())
         if not await self._propose(command):
             return  # tried again next time round
+        if appended is not None:
+            reports.timeline.committed_now(appended)
         self._runs.pop(run_id, None)
         self._view.cluster_results = document
         finals = {r.node_id for r in reports.reports.values() if r.final}
@@ -251,8 +308,9 @@ def _runs_to_merge(committed: dict[str, Any]) -> list[dict[str, Any]]:
 def _committed_reports(
     committed: dict[str, Any], run: dict[str, Any], plan: TestPlan
 ) -> _RunReports:
-    """The reports of ``run`` in the committed checkpoint and the leader's own, newest."""
-    reports = _RunReports(run, plan)
+    """The reports of ``run`` in the committed checkpoint and the leader's own, newest,
+    and its committed timeline."""
+    reports = _RunReports(run, plan, RunTimeline.of(committed, run))
     for held in (committed.get("metrics_checkpoint"), committed.get("leader_metrics")):
         if held and held["run_id"] == run["run_id"]:
             for text in held["reports"]:
@@ -266,4 +324,5 @@ def run_end(run: dict[str, Any]) -> float:
 
 
 def _held(run_id: str, reports: Any) -> dict[str, Any]:
-    return {"run_id": run_id, "reports": [to_text(r) for r in reports]}
+    # Seconds are committed as timeline points, not again inside the reports.
+    return {"run_id": run_id, "reports": [to_text(replace(r, seconds=())) for r in reports]}

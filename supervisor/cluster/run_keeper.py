@@ -24,6 +24,7 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
+from loadtest_supervisor.cluster.cluster_timeline import committed_horizon
 from loadtest_supervisor.cluster.contracts import Consensus, NodeStatus
 from loadtest_supervisor.cluster.health import ClusterView, node_state
 from loadtest_supervisor.cluster.node_snapshot import NodeReport
@@ -78,6 +79,10 @@ START_SETTLE_S = 0.1
 # A node stops resending the final report of a run whose final document is not
 # committed after this long (the leader gave up on it, or none was elected).
 REPORT_FINAL_FOR_S = 30.0
+
+
+# The most timeline seconds one report carries (each ~1 KB with its histogram).
+MAX_SECONDS_SENT = 30
 
 
 @dataclass
@@ -410,6 +415,13 @@ class RunKeeper:
         assert local.load is not None and local.window is not None
         now = min(monotonic(), local.window.end)
         duration = max(now - local.window.join_at, 0.0) if final is None else final.duration_s
+        recorder = local.load.seconds
+        # The seconds the committed timeline lacks (a new leader, too, gets them all), the
+        # newest MAX_SECONDS_SENT: with no leader committing for a long time, older ones
+        # are made without this node rather than making every report grow.
+        horizon = committed_horizon(self._consensus.committed(), local.run_id)
+        unsent = [s for s in recorder.seconds if s.t >= horizon] if recorder else []
+        seconds = tuple(unsent[-MAX_SECONDS_SENT:])
         return NodeReport(
             node_id=self._node_id,
             part_id=local.part_id,
@@ -422,6 +434,8 @@ class RunKeeper:
             final=final is not None,
             interrupted=final is not None and final.interrupted,
             share=local.share(self._node_id),
+            seconds=seconds,
+            seconds_closed=recorder.closed_until if recorder else 0,
         )
 
     def _plan(self, config: dict[str, Any]) -> TestPlan:

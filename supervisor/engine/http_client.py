@@ -96,6 +96,11 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(callbacks)
 
     @property
+    def busy(self) -> bool:
+        """A request is written and not answered yet."""
+        return self._on_done is not None
+
+    @property
     def ready(self) -> bool:
         """Connected, so ``send()`` may be called."""
         return self.transport is not None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from time import monotonic, time
+from typing import Any
 
 from loadtest_supervisor.config.load_models import rate_bound_warning, rate_curve
 from loadtest_supervisor.config.models import TestPlan
@@ -29,6 +30,7 @@ from loadtest_supervisor.engine.scenario import SetupError, compile_plan
 from loadtest_supervisor.engine.worker import STOP_GRACE, worker_main
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.metrics.run_totals import RunTotals
+from loadtest_supervisor.metrics.timeline import Second, SecondsRecorder
 
 log = logging.getLogger("loadtest.engine")
 
@@ -58,6 +60,9 @@ class RunOutcome:
     duration_s: float
     worker_restarts: int
     interrupted: bool
+    # The run's seconds so far (metrics.timeline), and its start on the wall clock.
+    seconds: list[Second] = field(default_factory=list)
+    start_wall: float = 0.0
 
 
 @dataclass
@@ -105,6 +110,8 @@ class LoadRun:
         self.saturation = SaturationWatch()
         self.run_start = 0.0
         self.run_end = 0.0
+        self.start_wall = 0.0  # run_start on the wall clock
+        self.seconds: SecondsRecorder | None = None  # from the start
         self.restarts = 0
         self._workers: dict[int, _Worker] = {}
         self._restarts_by_slot: dict[int, int] = {}
@@ -116,7 +123,10 @@ class LoadRun:
         """The run as it stands, for a live results document; None before it starts."""
         if not self.run_start:
             return None
-        return RunOutcome(self.totals, max(self.elapsed, 1e-9), self.restarts, False)
+        seconds = list(self.seconds.seconds) if self.seconds else []
+        return RunOutcome(
+            self.totals, max(self.elapsed, 1e-9), self.restarts, False, seconds, self.start_wall
+        )
 
     @property
     def elapsed(self) -> float:
@@ -154,6 +164,12 @@ class LoadRun:
                 # (a burst of catch-up would push the cluster over its rate).
                 window = replace(window, join_at=max(window.join_at, monotonic()))
             self.run_start, self.run_end = window.start, window.end
+            # The run's first instant on the wall clock: what a target's access log is
+            # lined up with, and the timeline's time.
+            self.start_wall = time() + window.start - monotonic()
+            self.seconds = SecondsRecorder(
+                window.end - window.start, int(max(window.join_at - window.start, 0.0))
+            )
             for worker in list(self._workers.values()):
                 self._start(worker, window.join_at)
             connections = self.users if self.closed else self.plan.load.concurrency
@@ -162,9 +178,7 @@ class LoadRun:
                 "run_started",
                 workers=self.worker_count,
                 connections=connections,
-                # The run's first instant on the wall clock: what a target's access log
-                # is lined up with.
-                start_at=round(time() + window.start - monotonic(), 6),
+                start_at=round(self.start_wall, 6),
             )
             self._log_rate_bound()
             self._log_idle_workers()
@@ -180,7 +194,15 @@ class LoadRun:
             self._reap()
         duration = max(stopped_at - max(self.run_start, window.join_at), 1e-9)
         log_event(log, "run_finished", duration_s=round(duration, 3), interrupted=interrupted)
-        return RunOutcome(self.totals, duration, self.restarts, interrupted)
+        self.seconds.close_all(stopped_at - self.run_start)
+        return RunOutcome(
+            self.totals,
+            duration,
+            self.restarts,
+            interrupted,
+            self.seconds.seconds,
+            self.start_wall,
+        )
 
     async def close(self) -> None:
         """Stop workers prepared for a run that is not going to happen (the plan changed)."""
@@ -288,10 +310,20 @@ class LoadRun:
             _settle(worker.done)
         else:
             self.totals.update(message)
+            self._cut_seconds(worker, message)
             if self._workers.get(worker.slot) is worker:
                 self.saturation.observe(worker.slot, message.get("generator"))
             if kind == "final":
                 _settle(worker.done)
+
+    def _cut_seconds(self, worker: _Worker, message: dict[str, Any]) -> None:
+        """Close the timeline's seconds every worker still sending has reported past."""
+        seconds = self.seconds
+        if seconds is None:
+            return
+        seconds.observe((worker.slot, worker.incarnation), message)
+        live = [(w.slot, w.incarnation) for w in self._workers.values() if not w.done.done()]
+        seconds.close_ready(live, monotonic() - self.run_start)
 
     def _on_worker_gone(self, worker: _Worker) -> None:
         asyncio.get_running_loop().remove_reader(worker.pipe.fileno())

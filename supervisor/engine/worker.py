@@ -14,9 +14,12 @@ The supervisor talks to a worker over a pipe:
       ("stop",)               finish now
     worker -> supervisor
       {"type": "ready"}              compiled, connected to nothing yet
-      {"type": "snapshot", ...}      every SNAPSHOT_INTERVAL: cumulative stats and
-                                     counters, and "generator": the worker's own CPU
-                                     and loop lag (engine.saturation.LoadGauge)
+      {"type": "snapshot", ...}      every SNAPSHOT_INTERVAL on the run's grid: cumulative
+                                     stats and counters, "at" (the grid instant, s since
+                                     the run's start; None at the end), "in_flight"
+                                     (requests written, not answered), and "generator":
+                                     the worker's own CPU and loop lag
+                                     (engine.saturation.LoadGauge)
       {"type": "final", ...}         last snapshot, then exit
       {"type": "error", "message"}   could not start
 
@@ -29,6 +32,7 @@ stops at once, started or not, so no orphan keeps loading a target or lingers id
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import signal
 from collections import deque
@@ -137,7 +141,9 @@ class LoadWorker:
     def dropped(self) -> int:
         return self.arrivals.dropped if self.arrivals is not None else 0
 
-    def _send(self, kind: str) -> None:
+    def _send(self, kind: str, at: float | None = None) -> None:
+        """Send the cumulative figures; ``at``: the instant on the run's snapshot grid
+        (seconds since its start) they are as of, None for the end's."""
         dropped = self.dropped
         gauge = self.gauge
         # The final one follows the stop grace, whose idling says nothing of the run:
@@ -159,6 +165,8 @@ class LoadWorker:
                     "dropped": dropped,
                     "dropped_saturated": gauge.dropped_saturated,
                     "generator": generator,
+                    "at": at,
+                    "in_flight": sum(conn.busy for conn in self.connections),
                 }
             )
         except (BrokenPipeError, OSError):
@@ -178,7 +186,7 @@ class LoadWorker:
         sweeper_interval = min(0.1, max(0.005, self.plan.endpoint.request_timeout / 20))
         background = [
             asyncio.ensure_future(sweep_timeouts(self.connections, sweeper_interval)),
-            asyncio.ensure_future(self._report()),
+            asyncio.ensure_future(self._report(run_start)),
             self.gauge.start(run_start),
         ]
         loads: list[asyncio.Task[None]] | set[asyncio.Task[None]]
@@ -258,10 +266,18 @@ class LoadWorker:
         conn.close()
         self.connections.remove(conn)
 
-    async def _report(self) -> None:
+    async def _report(self, run_start: float) -> None:
+        """Snapshot on the run's grid (every SNAPSHOT_INTERVAL from its start), so that
+        every worker, of every node, has a snapshot at each whole second of the run: the
+        timeline's seconds are the differences of those (metrics.timeline)."""
+        tick = max(math.ceil((monotonic() - run_start) / SNAPSHOT_INTERVAL), 1)
         while self.running:
-            await asyncio.sleep(SNAPSHOT_INTERVAL)
-            self._send("snapshot")
+            await asyncio.sleep(max(0.0, run_start + tick * SNAPSHOT_INTERVAL - monotonic()))
+            if not self.running:
+                return
+            self._send("snapshot", at=tick * SNAPSHOT_INTERVAL)
+            # A loop late past a whole tick skips it rather than sending a burst.
+            tick = max(tick + 1, math.ceil((monotonic() - run_start) / SNAPSHOT_INTERVAL))
 
     def _callback_driven_step(self) -> Step | None:
         """The plan's only step, if the closed loop can run it from connection callbacks.

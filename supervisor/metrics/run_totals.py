@@ -49,7 +49,10 @@ class RunTotals:
         merged: dict[str, MergedStats] = {}
         for message in self._latest.values():
             for key, snapshot in message["steps"].items():
-                merged.setdefault(key, MergedStats()).add_snapshot(snapshot)
+                stats = merged.get(key)
+                if stats is None:  # not setdefault: a new histogram each call costs ~0.1 ms
+                    stats = merged[key] = MergedStats()
+                stats.add_snapshot(snapshot)
         return merged
 
     def counter(self, name: str) -> int:

@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from itertools import accumulate, compress
-from operator import mul
+from operator import mul, sub
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -162,17 +162,21 @@ class MergedStats:
 
     def latency_ms(self) -> dict[str, float]:
         """Every ``LATENCY_KEYS`` figure in milliseconds; zeros when nothing was recorded."""
-        hist = self.histogram
-        if hist.get_total_count() == 0:
+        if self.histogram.get_total_count() == 0:
             return dict.fromkeys(LATENCY_KEYS, 0.0)
-        at, mean = _percentiles_and_mean(hist, sorted(_PERCENTILES.values()))
-        us = {
-            "min": hist.get_min_value(),
-            "mean": mean,
-            **{key: at[percentile] for key, percentile in _PERCENTILES.items()},
-            "max": hist.get_max_value(),
-        }
-        return {key: us[key] / 1000 for key in LATENCY_KEYS}
+        return percentiles_ms(self.histogram, LATENCY_KEYS)
+
+
+def percentiles_ms(hist: HdrHistogram, keys: Iterable[str]) -> dict[str, float]:
+    """The ``keys`` (among ``LATENCY_KEYS``) of a histogram holding samples, in ms."""
+    at, mean = _percentiles_and_mean(hist, sorted(_PERCENTILES.values()))
+    us = {
+        "min": hist.get_min_value(),
+        "mean": mean,
+        **{key: at[percentile] for key, percentile in _PERCENTILES.items()},
+        "max": hist.get_max_value(),
+    }
+    return {key: us[key] / 1000 for key in keys}
 
 
 def recorded_buckets(hist: HdrHistogram) -> tuple[list[int], list[int]]:
@@ -182,32 +186,32 @@ def recorded_buckets(hist: HdrHistogram) -> tuple[list[int], list[int]]:
     buckets in Python costs ~2 ms a histogram, and a cluster's leader reads dozens of
     them a second.
     """
-    counts = _counts(hist)
+    counts = counts_of(hist)
     return list(compress(range(len(counts)), counts)), list(compress(counts, counts))
 
 
-_WORD = {4: "I", 8: "Q"}
-
-
-def _counts(hist: HdrHistogram) -> list[int]:
+def counts_of(hist: HdrHistogram) -> list[int]:
+    """Every bucket's count, read in C."""
     raw = hist.counts
     # Through the buffer, not the ctypes array: its element access costs ~100 ns each.
     return memoryview(raw).cast("B").cast(_WORD[ctypes.sizeof(raw._type_)]).tolist()
 
 
-def histogram_since(current: HdrHistogram, earlier: HdrHistogram) -> HdrHistogram | None:
-    """What ``current`` recorded after ``earlier``, an earlier state of the same cumulative
-    histogram; None when it is not one (a bucket holds less now)."""
+_WORD = {4: "I", 8: "Q"}
+
+
+def histogram_since(later: HdrHistogram, earlier: HdrHistogram) -> HdrHistogram | None:
+    """What ``later`` recorded after ``earlier``, an earlier state of the same cumulative
+    histogram, bucket by bucket with C loops (~1 ms a pair); None when it is not one (a
+    bucket holds less now)."""
+    counts = list(map(sub, counts_of(later), counts_of(earlier)))
+    if min(counts, default=0) < 0:
+        return None
     since = new_histogram()
-    before = _counts(earlier)
-    for index, count in zip(*recorded_buckets(current), strict=True):
-        grown = count - before[index]
-        if grown < 0:
-            return None
-        if grown:
-            since.record_value(current.get_value_from_index(index), grown)
-    if since.get_total_count() != current.get_total_count() - earlier.get_total_count():
-        return None  # earlier holds samples in buckets that current has empty
+    recorded = list(compress(range(len(counts)), counts))
+    if recorded:
+        since.counts[:] = counts
+        since.set_internal_tacking_values(recorded[0], recorded[-1], sum(counts))
     return since
 
 
@@ -244,3 +248,9 @@ def _percentiles_and_mean(hist: HdrHistogram, percentiles: list[float]) -> tuple
     }
     weighted = sum(map(mul, counts, map(median.__getitem__, indexes)))
     return at, weighted / hist.get_total_count()
+
+
+def values_at_percentiles(hist: HdrHistogram, percentiles: list[float]) -> dict[float, int]:
+    """The value (µs) at each of ``percentiles`` (0-100) of a histogram with samples, as
+    ``get_value_at_percentile`` gives it, read in one pass."""
+    return _percentiles_and_mean(hist, percentiles)[0]

@@ -13,6 +13,7 @@ from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.engine.runner import RunOutcome
 from loadtest_supervisor.metrics.run_totals import RunTotals
 from loadtest_supervisor.metrics.stats import ERROR_KINDS, MergedStats
+from loadtest_supervisor.metrics.timeline import point, timeline
 from loadtest_supervisor.results.thresholds import ThresholdResult, evaluate_thresholds
 
 
@@ -26,6 +27,8 @@ def build_results(plan: TestPlan, outcome: RunOutcome) -> dict[str, Any]:
         target=plan.target.url,
         load_model=plan.load.model,
     )
+    points = [point(second, outcome.start_wall) for second in outcome.seconds]
+    results["timeline"] = timeline(points, events=[])
     return judged(plan, results)
 
 

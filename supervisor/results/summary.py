@@ -3,35 +3,20 @@ cluster's, which adds its nodes) as tables."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from loadtest_supervisor.engine.saturation import SATURATED_HINT
-
-
-def _ms(value: float) -> str:
-    return f"{value:,.3f} ms"
-
-
-def _latency_cell(latency_ms: dict[str, float], key: str) -> str:
-    # Connect, TLS and closed failures record no latency; a run of nothing else has an
-    # empty histogram, whose zeros must not read as "0 ms fast". Any recorded request
-    # took at least 1 µs, so max == 0 means no sample.
-    return "–" if latency_ms["max"] == 0 else _ms(latency_ms[key])
-
-
-def _pct(fraction: float) -> str:
-    return f"{fraction * 100:.2f}%"
+from loadtest_supervisor.results.wording import latency_cell, pct, run_notes, threshold_actual
 
 
 def _headline(results: dict[str, Any]) -> str:
     return (
         f"[bold]{results['requests_total']:,}[/] requests in {results['duration_s']:,.1f} s"
         f"  ·  [bold]{results['rps']:,.2f}[/] req/s"
-        f"  ·  error rate [bold]{_pct(results['error_rate'])}[/]"
+        f"  ·  error rate [bold]{pct(results['error_rate'])}[/]"
     )
 
 
@@ -44,7 +29,7 @@ def _errors_table(results: dict[str, Any]) -> Table | str:
     table.add_column("count", justify="right")
     table.add_column("share", justify="right")
     for kind, n in errors.items():
-        table.add_row(kind, f"{n:,}", _pct(n / results["requests_total"]))
+        table.add_row(kind, f"{n:,}", pct(n / results["requests_total"]))
     return table
 
 
@@ -72,7 +57,7 @@ def _latency_table(results: dict[str, Any]) -> Table:
     table = Table(title="Latency", title_justify="left")
     for label, _ in columns:
         table.add_column(label, justify="right")
-    table.add_row(*(_latency_cell(results["latency_ms"], key) for _, key in columns))
+    table.add_row(*(latency_cell(results["latency_ms"], key) for _, key in columns))
     return table
 
 
@@ -86,9 +71,9 @@ def _steps_table(steps: dict[str, Any]) -> Table:
             name,
             f"{step['requests_total']:,}",
             f"{step['rps']:,.2f}",
-            f"{step['errors_total']:,} ({_pct(step['error_rate'])})",
-            _latency_cell(step["latency_ms"], "p50"),
-            _latency_cell(step["latency_ms"], "p99"),
+            f"{step['errors_total']:,} ({pct(step['error_rate'])})",
+            latency_cell(step["latency_ms"], "p50"),
+            latency_cell(step["latency_ms"], "p99"),
         )
     return table
 
@@ -103,12 +88,12 @@ def _nodes_table(nodes: dict[str, Any]) -> Table:
         table.add_row(
             node_id,
             node["state"],
-            _pct(node["share"]),
+            pct(node["share"]),
             f"{node['requests_total']:,}",
             f"{node['rps']:,.2f}",
-            f"{node['errors_total']:,} ({_pct(node['error_rate'])})",
-            _latency_cell(node["latency_ms"], "p50"),
-            _latency_cell(node["latency_ms"], "p99"),
+            f"{node['errors_total']:,} ({pct(node['error_rate'])})",
+            latency_cell(node["latency_ms"], "p50"),
+            latency_cell(node["latency_ms"], "p99"),
             f"{node['late_s']:,.1f} s" if node["late_s"] else "–",
         )
     return table
@@ -121,49 +106,17 @@ def _thresholds_table(thresholds: list[dict[str, Any]]) -> Table:
     table.add_column("result")
     for t in thresholds:
         verdict = "[green]PASS[/]" if t["passed"] else "[red]FAIL[/]"
-        actual = "–" if t["actual"] is None else f"{t['actual']:,.3f}"
-        table.add_row(t["threshold"], actual, verdict)
+        table.add_row(t["threshold"], threshold_actual(t["actual"]), verdict)
     return table
-
-
-# Why arrivals were dropped, and what to do about it (``RunTotals.dropped_by_cause``).
-_DROP_CAUSES = {
-    "connections_busy": "connections busy: the target is slow (raise concurrency or accept it)",
-    "generator_saturated": f"generator saturated ({SATURATED_HINT})",
-    "unknown": "cause not reported",
-}
-
-
-def _dropped_note(results: dict[str, Any]) -> str:
-    causes = results.get("dropped_by_cause") or {"unknown": results["dropped_iterations"]}
-    said = [f"{n:,} {_DROP_CAUSES.get(cause, cause)}" for cause, n in causes.items() if n]
-    return f"{results['dropped_iterations']:,} iterations dropped: {'; '.join(said)}"
 
 
 def print_summary(console: Console, results: dict[str, Any]) -> None:
     """Print the end-of-run summary of a results document (see ``build_results``)."""
     console.print()
     console.print(_headline(results))
-    notes = []
-    if results.get("interrupted"):
-        notes.append("[yellow]interrupted before the planned end[/]")
-    if results.get("dropped_iterations"):
-        notes.append(_dropped_note(results))
-    saturated = results.get("generator_saturated")
-    if saturated:
-        notes.append(
-            f"[yellow]{SATURATED_HINT}[/]: {saturated['workers']:,} worker(s) for up to "
-            f"{saturated['saturated_s']:,.1f} s from {saturated['first_at_s']:,.1f} s "
-            f"(peak cpu {saturated['peak_cpu']:.0%} used, {saturated['peak_cpu_wait']:.0%} "
-            f"waited for; loop lag {saturated['peak_loop_lag_ms']:,.0f} ms)"
-        )
-    if results.get("worker_restarts"):
-        notes.append(f"{results['worker_restarts']:,} worker restarts")
-    for lost in results.get("nodes_lost", ()):
-        at = datetime.fromtimestamp(lost["at"], UTC).strftime("%H:%M:%S")
-        notes.append(f"[yellow]node {lost['node_id']} lost at {at} UTC[/] (its last report kept)")
-    for note in notes:
-        console.print(f"  {note}")
+    for note in run_notes(results):
+        text = escape(note.text)
+        console.print(f"  [yellow]{text}[/]" if note.warning else f"  {text}")
     console.print(_errors_table(results))
     console.print(_status_table(results))
     console.print(_latency_table(results))

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import pytest
 
+from tests.cluster.nemesis_checks import check_applied, read_applied
 from tests.support import (
     ManagedProcess,
     NodeView,
@@ -165,6 +166,13 @@ def test_elect_commit_failover_rejoin(cluster: list[Node]) -> None:
         f"failover after kill -9: {failover:.2f}s (term {term} -> {new_term})"
     )
     assert os.path.isfile(leader.data_dir / leader.node_id / "raft.journal")
+    # Every node wrote what it applied, the same at each index; the restarted one too.
+    applied = {n.node_id: read_applied(n.data_dir / n.node_id) for n in cluster}
+    assert check_applied(applied)[0] == []
+    for lines in applied.values():
+        kinds = [line.split()[2] for line in lines if line[0].isdigit()]
+        assert kinds[:2] == ["fence", "config"], lines
+    assert applied[leader.node_id].count("start") == 2
 
 
 def test_a_leader_killed_right_after_its_election_is_replaced_at_normal_speed(

@@ -4,6 +4,7 @@ standalone run of the plan would give."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 from collections.abc import Callable
@@ -59,12 +60,23 @@ def test_submit_waits_for_the_cluster_verdict_and_status_shows_the_run(
             "--wait",
             "--out",
             str(out),
+            "--csv",
+            str(tmp_path / "run"),
         ],
         tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     results = json.loads(out.read_text())
+    # --csv: Locust's files from the cluster's document, a history row per second.
+    history = list(csv.DictReader((tmp_path / "run_history.csv").open()))
+    assert len(history) == len(results["timeline"]["points"]) == SECONDS
+    assert all(row["Nodes Live"] == "3" for row in history), history
+    assert int(history[-1]["Total Request Count"]) == results["requests_total"]
+    stats = list(csv.DictReader((tmp_path / "run_stats.csv").open()))
+    assert stats[-1]["Name"] == "Aggregated"
+    assert int(stats[-1]["Request Count"]) == results["requests_total"]
+    assert (tmp_path / "run_failures.csv").read_text().startswith("Method,Name,Error")
     assert results["passed"] and results["run"]["final"]
     assert set(results["nodes"]) == {node.node_id for node in cluster.nodes}
     assert abs(results["requests_total"] - 90 * SECONDS) <= 0.03 * 90 * SECONDS

@@ -23,26 +23,28 @@ from tests.support import LOOPBACK
 SECRET = "consul-cluster-secret"
 
 
+def consul_env(agent: ConsulAgent, service: str, **env: str) -> dict[str, str]:
+    """A node's environment for Consul discovery through ``agent`` as ``service``."""
+    return {
+        "CLUSTER_SECRET": SECRET,
+        "DISCOVERY_MODE": "consul",
+        "CLUSTER_NODES": "",
+        "CONSUL_ADDR": agent.url,
+        "CONSUL_SERVICE_NAME": service,
+        # Fast checks, so a dead node goes critical within a second or two.
+        "CONSUL_CHECK_INTERVAL": "1s",
+        "CONSUL_CHECK_TIMEOUT": "1s",
+        "CONSUL_ANTI_ENTROPY_INTERVAL": "2s",
+        "CONSUL_BOOTSTRAP_EXPECT": "3",
+        **env,
+    }
+
+
 def consul_cluster(workdir: Path, agent: ConsulAgent, **env: str) -> ClusterHarness:
     """A harness for nodes registering as a fresh service name (``harness.service``)."""
     service = f"lt-{uuid.uuid4().hex[:8]}"
     workdir.mkdir(parents=True, exist_ok=True)
-    harness = ClusterHarness(
-        workdir,
-        env={
-            "CLUSTER_SECRET": SECRET,
-            "DISCOVERY_MODE": "consul",
-            "CLUSTER_NODES": "",
-            "CONSUL_ADDR": agent.url,
-            "CONSUL_SERVICE_NAME": service,
-            # Fast checks, so a dead node goes critical within a second or two.
-            "CONSUL_CHECK_INTERVAL": "1s",
-            "CONSUL_CHECK_TIMEOUT": "1s",
-            "CONSUL_ANTI_ENTROPY_INTERVAL": "2s",
-            "CONSUL_BOOTSTRAP_EXPECT": "3",
-            **env,
-        },
-    )
+    harness = ClusterHarness(workdir, env=consul_env(agent, service, **env))
     harness.service = service  # type: ignore[attr-defined]
     return harness
 

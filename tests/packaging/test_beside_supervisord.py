@@ -79,6 +79,12 @@ def test_the_wheel_holds_our_one_package_and_nothing_else(wheel: tuple[Path, str
     assert modules == expected
 
 
+def test_the_wheel_carries_the_package_data(wheel: tuple[Path, str]) -> None:
+    # The HTML report inlines its style sheet from the installed package.
+    with zipfile.ZipFile(wheel[0]) as archive:
+        assert "loadtest_supervisor/report/report.css" in archive.namelist()
+
+
 def test_the_wheel_holds_the_dashboards_page_script_and_style(wheel: tuple[Path, str]) -> None:
     static = ROOT / "supervisor" / "live" / "static"
     with zipfile.ZipFile(wheel[0]) as archive:

@@ -48,6 +48,11 @@ class HttpTarget:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """Its process, for a test to freeze (SIGSTOP) and thaw."""
+        return self._process.pid
+
     def requests(self) -> list[tuple[float, str]]:
         """Each request so far: its arrival (Unix time) and path (needs ``access_log``)."""
         if not self.access_log.exists():

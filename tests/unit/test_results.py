@@ -163,6 +163,7 @@ def test_results_document_shape():
         "load_model",
         "steps",
         "latency_hdr",
+        "timeline",
         "thresholds",
         "failures",
         "passed",

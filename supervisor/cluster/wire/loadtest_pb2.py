@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0eloadtest.proto\x12\x0bloadtest.v1\"N\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07workers\x18\x04 \x01(\r\"3\n\x0cHelloRequest\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"1\n\nHelloReply\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"L\n\tRaftFrame\x12\x16\n\x0esender_address\x18\x01 \x01(\t\x12\x16\n\x0esender_node_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\"\x1b\n\tStreamAck\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\"7\n\x0fPreparedRequest\x12\x13\n\x0bplan_sha256\x18\x01 \x01(\t\x12\x0f\n\x07wait_ms\x18\x02 \x01(\r\"\x1e\n\rPreparedReply\x12\r\n\x05ready\x18\x01 \x01(\x08\"\x0e\n\x0c\x43lockRequest\"\x1d\n\nClockReply\x12\x0f\n\x07wall_ns\x18\x01 \x01(\x03\"\xa0\x02\n\rStatsSnapshot\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x36\n\x06status\x18\x02 \x03(\x0b\x32&.loadtest.v1.StatsSnapshot.StatusEntry\x12\x36\n\x06\x65rrors\x18\x03 \x03(\x0b\x32&.loadtest.v1.StatsSnapshot.ErrorsEntry\x12\x0f\n\x07latency\x18\x04 \x01(\x0c\x12\x1e\n\x16latency_since_previous\x18\x05 \x01(\x08\x1a-\n\x0bStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a-\n\x0b\x45rrorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xd4\x04\n\x0cNodeSnapshot\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x0b\n\x03seq\x18\x05 \x01(\x04\x12\x0f\n\x07part_id\x18\x06 \x01(\t\x12)\n\x05total\x18\x07 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot\x12\x33\n\x05steps\x18\x08 \x03(\x0b\x32$.loadtest.v1.NodeSnapshot.StepsEntry\x12\x1a\n\x12\x64ropped_iterations\x18\t \x01(\x04\x12\x17\n\x0fworker_restarts\x18\n \x01(\x04\x12\x11\n\tjoined_at\x18\x0b \x01(\x01\x12\x12\n\nduration_s\x18\x0c \x01(\x01\x12\r\n\x05\x66inal\x18\r \x01(\x08\x12\x13\n\x0binterrupted\x18\x0e \x01(\x08\x12\r\n\x05share\x18\x0f \x01(\x01\x12\x19\n\x11\x64ropped_saturated\x18\x10 \x01(\x04\x12-\n\tgenerator\x18\x11 \x01(\x0b\x32\x1a.loadtest.v1.GeneratorLoad\x12<\n\nlatency_ms\x18\x12 \x03(\x0b\x32(.loadtest.v1.NodeSnapshot.LatencyMsEntry\x1aH\n\nStepsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot:\x02\x38\x01\x1a\x30\n\x0eLatencyMsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01J\x04\x08\x04\x10\x05\"\xfd\x01\n\rGeneratorLoad\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x10\n\x08\x63pu_wait\x18\x02 \x01(\x01\x12\x13\n\x0bloop_lag_ms\x18\x03 \x01(\x01\x12\x11\n\tsaturated\x18\x04 \x01(\x08\x12\x13\n\x0bsaturated_s\x18\x05 \x01(\x01\x12\x1e\n\x11\x66irst_saturated_s\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08peak_cpu\x18\x07 \x01(\x01\x12\x15\n\rpeak_cpu_wait\x18\x08 \x01(\x01\x12\x18\n\x10peak_loop_lag_ms\x18\t \x01(\x01\x12\x17\n\x0fparts_saturated\x18\n \x01(\rB\x14\n\x12_first_saturated_s\"H\n\x03\x41\x63k\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x11\n\tleader_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"3\n\x13SubmitConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"x\n\x11SubmitConfigReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\" \n\x0eStopRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"s\n\x0cStopRunReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\" \n\x0eResultsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"B\n\x0cResultsReply\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x0c\n\x04json\x18\x02 \x01(\t\x12\x11\n\tleader_id\x18\x03 \x01(\t\"\x11\n\x0fOverviewRequest\"0\n\rOverviewReply\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x0c\n\x04json\x18\x02 \x01(\t2C\n\x04Peer\x12;\n\x05Hello\x12\x19.loadtest.v1.HelloRequest\x1a\x17.loadtest.v1.HelloReply2B\n\x04Raft\x12:\n\x06Stream\x12\x16.loadtest.v1.RaftFrame\x1a\x16.loadtest.v1.StreamAck(\x01\x32\xed\x03\n\x0c\x43oordination\x12<\n\x0bPushMetrics\x12\x19.loadtest.v1.NodeSnapshot\x1a\x10.loadtest.v1.Ack(\x01\x12P\n\x0cSubmitConfig\x12 .loadtest.v1.SubmitConfigRequest\x1a\x1e.loadtest.v1.SubmitConfigReply\x12\x41\n\x07StopRun\x12\x1b.loadtest.v1.StopRunRequest\x1a\x19.loadtest.v1.StopRunReply\x12\x41\n\x07Results\x12\x1b.loadtest.v1.ResultsRequest\x1a\x19.loadtest.v1.ResultsReply\x12\x44\n\x08Overview\x12\x1c.loadtest.v1.OverviewRequest\x1a\x1a.loadtest.v1.OverviewReply\x12;\n\x05\x43lock\x12\x19.loadtest.v1.ClockRequest\x1a\x17.loadtest.v1.ClockReply\x12\x44\n\x08Prepared\x12\x1c.loadtest.v1.PreparedRequest\x1a\x1a.loadtest.v1.PreparedReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0eloadtest.proto\x12\x0bloadtest.v1\"N\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07workers\x18\x04 \x01(\r\"3\n\x0cHelloRequest\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"1\n\nHelloReply\x12#\n\x04node\x18\x01 \x01(\x0b\x32\x15.loadtest.v1.NodeInfo\"L\n\tRaftFrame\x12\x16\n\x0esender_address\x18\x01 \x01(\t\x12\x16\n\x0esender_node_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\"\x1b\n\tStreamAck\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\"7\n\x0fPreparedRequest\x12\x13\n\x0bplan_sha256\x18\x01 \x01(\t\x12\x0f\n\x07wait_ms\x18\x02 \x01(\r\"\x1e\n\rPreparedReply\x12\r\n\x05ready\x18\x01 \x01(\x08\"\x0e\n\x0c\x43lockRequest\"\x1d\n\nClockReply\x12\x0f\n\x07wall_ns\x18\x01 \x01(\x03\"\xa0\x02\n\rStatsSnapshot\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x36\n\x06status\x18\x02 \x03(\x0b\x32&.loadtest.v1.StatsSnapshot.StatusEntry\x12\x36\n\x06\x65rrors\x18\x03 \x03(\x0b\x32&.loadtest.v1.StatsSnapshot.ErrorsEntry\x12\x0f\n\x07latency\x18\x04 \x01(\x0c\x12\x1e\n\x16latency_since_previous\x18\x05 \x01(\x08\x1a-\n\x0bStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a-\n\x0b\x45rrorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x95\x05\n\x0cNodeSnapshot\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x0b\n\x03seq\x18\x05 \x01(\x04\x12\x0f\n\x07part_id\x18\x06 \x01(\t\x12)\n\x05total\x18\x07 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot\x12\x33\n\x05steps\x18\x08 \x03(\x0b\x32$.loadtest.v1.NodeSnapshot.StepsEntry\x12\x1a\n\x12\x64ropped_iterations\x18\t \x01(\x04\x12\x17\n\x0fworker_restarts\x18\n \x01(\x04\x12\x11\n\tjoined_at\x18\x0b \x01(\x01\x12\x12\n\nduration_s\x18\x0c \x01(\x01\x12\r\n\x05\x66inal\x18\r \x01(\x08\x12\x13\n\x0binterrupted\x18\x0e \x01(\x08\x12\r\n\x05share\x18\x0f \x01(\x01\x12\x19\n\x11\x64ropped_saturated\x18\x10 \x01(\x04\x12-\n\tgenerator\x18\x11 \x01(\x0b\x32\x1a.loadtest.v1.GeneratorLoad\x12<\n\nlatency_ms\x18\x12 \x03(\x0b\x32(.loadtest.v1.NodeSnapshot.LatencyMsEntry\x12\'\n\x07seconds\x18\x13 \x03(\x0b\x32\x16.loadtest.v1.RunSecond\x12\x16\n\x0eseconds_closed\x18\x14 \x01(\r\x1aH\n\nStepsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot:\x02\x38\x01\x1a\x30\n\x0eLatencyMsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01J\x04\x08\x04\x10\x05\"z\n\tRunSecond\x12\t\n\x01t\x18\x01 \x01(\r\x12)\n\x05stats\x18\x02 \x01(\x0b\x32\x1a.loadtest.v1.StatsSnapshot\x12\x16\n\tin_flight\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x11\n\tcovered_s\x18\x04 \x01(\x01\x42\x0c\n\n_in_flight\"\xfd\x01\n\rGeneratorLoad\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x10\n\x08\x63pu_wait\x18\x02 \x01(\x01\x12\x13\n\x0bloop_lag_ms\x18\x03 \x01(\x01\x12\x11\n\tsaturated\x18\x04 \x01(\x08\x12\x13\n\x0bsaturated_s\x18\x05 \x01(\x01\x12\x1e\n\x11\x66irst_saturated_s\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08peak_cpu\x18\x07 \x01(\x01\x12\x15\n\rpeak_cpu_wait\x18\x08 \x01(\x01\x12\x18\n\x10peak_loop_lag_ms\x18\t \x01(\x01\x12\x17\n\x0fparts_saturated\x18\n \x01(\rB\x14\n\x12_first_saturated_s\"H\n\x03\x41\x63k\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x11\n\tleader_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"3\n\x13SubmitConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"x\n\x11SubmitConfigReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\" \n\x0eStopRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"s\n\x0cStopRunReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\" \n\x0eResultsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"B\n\x0cResultsReply\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x0c\n\x04json\x18\x02 \x01(\t\x12\x11\n\tleader_id\x18\x03 \x01(\t\"\x11\n\x0fOverviewRequest\"0\n\rOverviewReply\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x0c\n\x04json\x18\x02 \x01(\t2C\n\x04Peer\x12;\n\x05Hello\x12\x19.loadtest.v1.HelloRequest\x1a\x17.loadtest.v1.HelloReply2B\n\x04Raft\x12:\n\x06Stream\x12\x16.loadtest.v1.RaftFrame\x1a\x16.loadtest.v1.StreamAck(\x01\x32\xed\x03\n\x0c\x43oordination\x12<\n\x0bPushMetrics\x12\x19.loadtest.v1.NodeSnapshot\x1a\x10.loadtest.v1.Ack(\x01\x12P\n\x0cSubmitConfig\x12 .loadtest.v1.SubmitConfigRequest\x1a\x1e.loadtest.v1.SubmitConfigReply\x12\x41\n\x07StopRun\x12\x1b.loadtest.v1.StopRunRequest\x1a\x19.loadtest.v1.StopRunReply\x12\x41\n\x07Results\x12\x1b.loadtest.v1.ResultsRequest\x1a\x19.loadtest.v1.ResultsReply\x12\x44\n\x08Overview\x12\x1c.loadtest.v1.OverviewRequest\x1a\x1a.loadtest.v1.OverviewReply\x12;\n\x05\x43lock\x12\x19.loadtest.v1.ClockRequest\x1a\x17.loadtest.v1.ClockReply\x12\x44\n\x08Prepared\x12\x1c.loadtest.v1.PreparedRequest\x1a\x1a.loadtest.v1.PreparedReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -64,35 +64,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATSSNAPSHOT_ERRORSENTRY']._serialized_start=702
   _globals['_STATSSNAPSHOT_ERRORSENTRY']._serialized_end=747
   _globals['_NODESNAPSHOT']._serialized_start=750
-  _globals['_NODESNAPSHOT']._serialized_end=1346
-  _globals['_NODESNAPSHOT_STEPSENTRY']._serialized_start=1218
-  _globals['_NODESNAPSHOT_STEPSENTRY']._serialized_end=1290
-  _globals['_NODESNAPSHOT_LATENCYMSENTRY']._serialized_start=1292
-  _globals['_NODESNAPSHOT_LATENCYMSENTRY']._serialized_end=1340
-  _globals['_GENERATORLOAD']._serialized_start=1349
-  _globals['_GENERATORLOAD']._serialized_end=1602
-  _globals['_ACK']._serialized_start=1604
-  _globals['_ACK']._serialized_end=1676
-  _globals['_SUBMITCONFIGREQUEST']._serialized_start=1678
-  _globals['_SUBMITCONFIGREQUEST']._serialized_end=1729
-  _globals['_SUBMITCONFIGREPLY']._serialized_start=1731
-  _globals['_SUBMITCONFIGREPLY']._serialized_end=1851
-  _globals['_STOPRUNREQUEST']._serialized_start=1853
-  _globals['_STOPRUNREQUEST']._serialized_end=1885
-  _globals['_STOPRUNREPLY']._serialized_start=1887
-  _globals['_STOPRUNREPLY']._serialized_end=2002
-  _globals['_RESULTSREQUEST']._serialized_start=2004
-  _globals['_RESULTSREQUEST']._serialized_end=2036
-  _globals['_RESULTSREPLY']._serialized_start=2038
-  _globals['_RESULTSREPLY']._serialized_end=2104
-  _globals['_OVERVIEWREQUEST']._serialized_start=2106
-  _globals['_OVERVIEWREQUEST']._serialized_end=2123
-  _globals['_OVERVIEWREPLY']._serialized_start=2125
-  _globals['_OVERVIEWREPLY']._serialized_end=2173
-  _globals['_PEER']._serialized_start=2175
-  _globals['_PEER']._serialized_end=2242
-  _globals['_RAFT']._serialized_start=2244
-  _globals['_RAFT']._serialized_end=2310
-  _globals['_COORDINATION']._serialized_start=2313
-  _globals['_COORDINATION']._serialized_end=2806
+  _globals['_NODESNAPSHOT']._serialized_end=1411
+  _globals['_NODESNAPSHOT_STEPSENTRY']._serialized_start=1283
+  _globals['_NODESNAPSHOT_STEPSENTRY']._serialized_end=1355
+  _globals['_NODESNAPSHOT_LATENCYMSENTRY']._serialized_start=1357
+  _globals['_NODESNAPSHOT_LATENCYMSENTRY']._serialized_end=1405
+  _globals['_RUNSECOND']._serialized_start=1413
+  _globals['_RUNSECOND']._serialized_end=1535
+  _globals['_GENERATORLOAD']._serialized_start=1538
+  _globals['_GENERATORLOAD']._serialized_end=1791
+  _globals['_ACK']._serialized_start=1793
+  _globals['_ACK']._serialized_end=1865
+  _globals['_SUBMITCONFIGREQUEST']._serialized_start=1867
+  _globals['_SUBMITCONFIGREQUEST']._serialized_end=1918
+  _globals['_SUBMITCONFIGREPLY']._serialized_start=1920
+  _globals['_SUBMITCONFIGREPLY']._serialized_end=2040
+  _globals['_STOPRUNREQUEST']._serialized_start=2042
+  _globals['_STOPRUNREQUEST']._serialized_end=2074
+  _globals['_STOPRUNREPLY']._serialized_start=2076
+  _globals['_STOPRUNREPLY']._serialized_end=2191
+  _globals['_RESULTSREQUEST']._serialized_start=2193
+  _globals['_RESULTSREQUEST']._serialized_end=2225
+  _globals['_RESULTSREPLY']._serialized_start=2227
+  _globals['_RESULTSREPLY']._serialized_end=2293
+  _globals['_OVERVIEWREQUEST']._serialized_start=2295
+  _globals['_OVERVIEWREQUEST']._serialized_end=2312
+  _globals['_OVERVIEWREPLY']._serialized_start=2314
+  _globals['_OVERVIEWREPLY']._serialized_end=2362
+  _globals['_PEER']._serialized_start=2364
+  _globals['_PEER']._serialized_end=2431
+  _globals['_RAFT']._serialized_start=2433
+  _globals['_RAFT']._serialized_end=2499
+  _globals['_COORDINATION']._serialized_start=2502
+  _globals['_COORDINATION']._serialized_end=2995
 # @@protoc_insertion_point(module_scope)

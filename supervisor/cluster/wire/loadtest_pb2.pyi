@@ -1,7 +1,7 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -99,7 +99,7 @@ class StatsSnapshot(_message.Message):
     def __init__(self, requests: _Optional[int] = ..., status: _Optional[_Mapping[int, int]] = ..., errors: _Optional[_Mapping[str, int]] = ..., latency: _Optional[bytes] = ..., latency_since_previous: _Optional[bool] = ...) -> None: ...
 
 class NodeSnapshot(_message.Message):
-    __slots__ = ("node_id", "run_id", "term", "seq", "part_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share", "dropped_saturated", "generator", "latency_ms")
+    __slots__ = ("node_id", "run_id", "term", "seq", "part_id", "total", "steps", "dropped_iterations", "worker_restarts", "joined_at", "duration_s", "final", "interrupted", "share", "dropped_saturated", "generator", "latency_ms", "seconds", "seconds_closed")
     class StepsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,8 @@ class NodeSnapshot(_message.Message):
     DROPPED_SATURATED_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_CLOSED_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     run_id: str
     term: int
@@ -148,7 +150,21 @@ class NodeSnapshot(_message.Message):
     dropped_saturated: int
     generator: GeneratorLoad
     latency_ms: _containers.ScalarMap[str, float]
-    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., part_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ..., dropped_saturated: _Optional[int] = ..., generator: _Optional[_Union[GeneratorLoad, _Mapping]] = ..., latency_ms: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    seconds: _containers.RepeatedCompositeFieldContainer[RunSecond]
+    seconds_closed: int
+    def __init__(self, node_id: _Optional[str] = ..., run_id: _Optional[str] = ..., term: _Optional[int] = ..., seq: _Optional[int] = ..., part_id: _Optional[str] = ..., total: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., steps: _Optional[_Mapping[str, StatsSnapshot]] = ..., dropped_iterations: _Optional[int] = ..., worker_restarts: _Optional[int] = ..., joined_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., final: _Optional[bool] = ..., interrupted: _Optional[bool] = ..., share: _Optional[float] = ..., dropped_saturated: _Optional[int] = ..., generator: _Optional[_Union[GeneratorLoad, _Mapping]] = ..., latency_ms: _Optional[_Mapping[str, float]] = ..., seconds: _Optional[_Iterable[_Union[RunSecond, _Mapping]]] = ..., seconds_closed: _Optional[int] = ...) -> None: ...
+
+class RunSecond(_message.Message):
+    __slots__ = ("t", "stats", "in_flight", "covered_s")
+    T_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    COVERED_S_FIELD_NUMBER: _ClassVar[int]
+    t: int
+    stats: StatsSnapshot
+    in_flight: int
+    covered_s: float
+    def __init__(self, t: _Optional[int] = ..., stats: _Optional[_Union[StatsSnapshot, _Mapping]] = ..., in_flight: _Optional[int] = ..., covered_s: _Optional[float] = ...) -> None: ...
 
 class GeneratorLoad(_message.Message):
     __slots__ = ("cpu", "cpu_wait", "loop_lag_ms", "saturated", "saturated_s", "first_saturated_s", "peak_cpu", "peak_cpu_wait", "peak_loop_lag_ms", "parts_saturated")
