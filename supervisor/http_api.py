@@ -22,12 +22,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from loadtest_supervisor.http_limits import HttpLimits, LimitedApp
 from loadtest_supervisor.live.prometheus import build_registry
 from loadtest_supervisor.metrics.run_totals import RunTotals
 
 # A scrape or fetch still in flight at shutdown must not hold the supervisor's exit.
 GRACEFUL_SHUTDOWN_S = 3
 SCOPES = ("cluster", "node")
+KEEP_ALIVE_S = 5
+MAX_HEADER_BYTES = 64 << 10
 
 
 class NodeView(Protocol):
@@ -173,13 +176,18 @@ def _bind(host: str, port: int) -> socket.socket:
         raise OSError(f"HTTP API: cannot listen on {host}:{port}: {reason}") from exc
 
 
-async def serve_http_api(app: Starlette, host: str, port: int) -> HttpApiServer:
-    """Serve ``app`` on host:port from the running loop; returns once it accepts."""
+async def serve_http_api(
+    app: Starlette, host: str, port: int, limits: HttpLimits | None = None
+) -> HttpApiServer:
+    """Serve ``app`` on host:port from the running loop, within ``limits`` (the
+    settings' defaults when None); returns once it accepts."""
     # Binding here rather than in uvicorn: on a bind error uvicorn calls sys.exit(),
     # which would escape the task and stop the supervisor's loop.
     sock = _bind(host, port)
+    connections = lambda: len(server.server_state.connections)  # noqa: E731 (server: below)
+    limited = LimitedApp(app, limits or HttpLimits.of(), connections)
     config = uvicorn.Config(
-        app,
+        limited,
         host=host,
         port=port,
         log_level="warning",
@@ -189,6 +197,11 @@ async def serve_http_api(app: Starlette, host: str, port: int) -> HttpApiServer:
         log_config=None,
         ws="none",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # An idle keep-alive connection is closed after this, so idle clients do not
+        # hold connections (and file descriptors) for ever.
+        timeout_keep_alive=KEEP_ALIVE_S,
+        # Headers (with the h11 parser; httptools bounds them itself) stay small.
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     server = _Server(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

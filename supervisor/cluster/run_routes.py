@@ -17,20 +17,15 @@ from starlette.routing import Route
 
 from loadtest_supervisor.cluster.coordination import Answer, LeaderCalls
 
-# A plan is a few KB; a body beyond this is a mistake or an attack, never a plan.
-MAX_PLAN_BYTES = 1 << 20
-
 
 def run_routes(calls: LeaderCalls, token: SecretStr | None) -> list[Route]:
     async def submit_run(request: Request) -> JSONResponse:
         refused = _refuse_unauthorized(request, token)
         if refused is not None:
             return refused
-        body = await _read_limited(request)
-        if body is None:
-            return JSONResponse(
-                {"error": f"the plan is larger than {MAX_PLAN_BYTES} bytes"}, status_code=413
-            )
+        # The body's size is bounded by the API's limits (http_limits), the plan's by
+        # the leader's keeper.
+        body = await request.body()
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -79,13 +74,3 @@ def _refuse_unauthorized(request: Request, token: SecretStr | None) -> JSONRespo
             headers={"WWW-Authenticate": "Bearer"},
         )
     return None
-
-
-async def _read_limited(request: Request) -> bytes | None:
-    """The body, or None once it passes MAX_PLAN_BYTES (read no further)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_PLAN_BYTES:
-            return None
-    return bytes(body)
