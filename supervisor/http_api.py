@@ -21,7 +21,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.schemas import SchemaGenerator
 
+from loadtest_supervisor.http_limits import HttpLimits, LimitedApp
 from loadtest_supervisor.live.dashboard import dashboard_routes
 from loadtest_supervisor.live.prometheus import build_registry
 from loadtest_supervisor.metrics.run_totals import RunTotals
@@ -29,6 +31,8 @@ from loadtest_supervisor.metrics.run_totals import RunTotals
 # A scrape or fetch still in flight at shutdown must not hold the supervisor's exit.
 GRACEFUL_SHUTDOWN_S = 3
 SCOPES = ("cluster", "node")
+KEEP_ALIVE_S = 5
+MAX_HEADER_BYTES = 64 << 10
 
 
 class NodeView(Protocol):
@@ -160,12 +164,37 @@ def build_app(
     # Handlers are async on purpose: sync ones would run in a thread pool and read the
     # totals while the loop thread is updating them.
     async def health(request: Request) -> JSONResponse:
+        """
+        summary: The node's cluster state (design §5); answered in every state.
+        responses:
+          200: {description: "state, node_id, leader_id, term, peers, cluster_ready, ..."}
+          413: {description: a request body over CLUSTER_HTTP_MAX_BODY_BYTES}
+        """
         return JSONResponse(node.health())
 
     async def metrics(request: Request) -> Response:
+        """
+        summary: Prometheus metrics of the node (and the cluster, on the leader).
+        responses:
+          200: {description: Prometheus text format}
+          413: {description: a request body over CLUSTER_HTTP_MAX_BODY_BYTES}
+          503: {description: more connections open than CLUSTER_HTTP_MAX_CONNECTIONS}
+        """
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def results(request: Request) -> JSONResponse:
+        """
+        summary: A run's results document.
+        parameters:
+          - {name: scope, in: query, schema: {type: string, enum: [cluster, node]}}
+          - {name: run_id, in: query, schema: {type: string}}
+        responses:
+          200: {description: the results document}
+          400: {description: an unknown scope}
+          404: {description: no results yet}
+          413: {description: a request body over CLUSTER_HTTP_MAX_BODY_BYTES}
+          503: {description: more connections open than CLUSTER_HTTP_MAX_CONNECTIONS}
+        """
         scope = request.query_params.get("scope", "cluster")
         if scope not in SCOPES:
             error = f"scope={scope!r}: allowed: {', '.join(SCOPES)}"
@@ -175,15 +204,35 @@ def build_app(
             return JSONResponse({"error": "no results yet"}, status_code=404)
         return JSONResponse(document)
 
-    return Starlette(
-        routes=[
-            Route("/health/cluster", health, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-            Route("/results", results, methods=["GET"]),
-            *dashboard_routes(node, api_writes),
-            *routes,
-        ]
-    )
+    async def openapi(request: Request) -> JSONResponse:
+        """
+        summary: This API's OpenAPI schema.
+        responses:
+          200: {description: the schema}
+          413: {description: a request body over CLUSTER_HTTP_MAX_BODY_BYTES}
+          503: {description: more connections open than CLUSTER_HTTP_MAX_CONNECTIONS}
+        """
+        return JSONResponse(schema)
+
+    all_routes = [
+        Route("/health/cluster", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/results", results, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *dashboard_routes(node, api_writes),
+        *routes,
+    ]
+    schema = openapi_schema(all_routes)
+    return Starlette(routes=all_routes)
+
+
+def openapi_schema(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI document of ``routes``, from each handler's docstring (YAML); a
+    handler without one is missing from it (tests/integration/test_openapi.py checks
+    that none is)."""
+    return SchemaGenerator(
+        {"openapi": "3.0.0", "info": {"title": "loadtest-supervisor node API", "version": "1"}}
+    ).get_schema(list(routes))
 
 
 class _Server(uvicorn.Server):
@@ -224,13 +273,18 @@ def _bind(host: str, port: int) -> socket.socket:
         raise OSError(f"HTTP API: cannot listen on {host}:{port}: {reason}") from exc
 
 
-async def serve_http_api(app: Starlette, host: str, port: int) -> HttpApiServer:
-    """Serve ``app`` on host:port from the running loop; returns once it accepts."""
+async def serve_http_api(
+    app: Starlette, host: str, port: int, limits: HttpLimits | None = None
+) -> HttpApiServer:
+    """Serve ``app`` on host:port from the running loop, within ``limits`` (the
+    settings' defaults when None); returns once it accepts."""
     # Binding here rather than in uvicorn: on a bind error uvicorn calls sys.exit(),
     # which would escape the task and stop the supervisor's loop.
     sock = _bind(host, port)
+    connections = lambda: len(server.server_state.connections)  # noqa: E731 (server: below)
+    limited = LimitedApp(app, limits or HttpLimits.of(), connections)
     config = uvicorn.Config(
-        app,
+        limited,
         host=host,
         port=port,
         log_level="warning",
@@ -240,6 +294,11 @@ async def serve_http_api(app: Starlette, host: str, port: int) -> HttpApiServer:
         log_config=None,
         ws="none",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # An idle keep-alive connection is closed after this, so idle clients do not
+        # hold connections (and file descriptors) for ever.
+        timeout_keep_alive=KEEP_ALIVE_S,
+        # Headers (with the h11 parser; httptools bounds them itself) stay small.
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     server = _Server(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

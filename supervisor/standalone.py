@@ -26,6 +26,7 @@ from loadtest_supervisor.engine.worker import SNAPSHOT_INTERVAL
 from loadtest_supervisor.event_loop import run_loop
 from loadtest_supervisor.exit_codes import ExitCode, verdict
 from loadtest_supervisor.http_api import HttpApiServer, StandaloneNode, build_app, serve_http_api
+from loadtest_supervisor.http_limits import HttpLimits
 from loadtest_supervisor.live.progress import LiveFigures, ProgressLine
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.results.document import build_results
@@ -57,7 +58,7 @@ async def _start_api(settings: Settings, node: StandaloneNode) -> HttpApiServer 
         return None
     host, port = split_host_port(settings.node.health_addr)
     try:
-        server = await serve_http_api(build_app(node), host, port)
+        server = await serve_http_api(build_app(node), host, port, HttpLimits.of(settings.node))
     except OSError as exc:
         # The test is the job; a busy metrics port must not stop it.
         log_event(log, "http_api_unavailable", error=str(exc), level=logging.WARNING)

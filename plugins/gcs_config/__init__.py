@@ -21,6 +21,7 @@ from loadtest_supervisor.cluster.contracts import (
     FetchedPlan,
     NodeContext,
 )
+from loadtest_supervisor.config.data_feed import MAX_COMMITTED_DATA_BYTES
 from loadtest_supervisor.config.plugin_settings import PluginSettings
 from loadtest_supervisor.config.values import Duration
 from loadtest_supervisor.hookspecs import hookimpl
@@ -59,8 +60,10 @@ DECLARED = PluginSettings(
 class GcsSource(ConfigSource):
     """One object; ``version`` is its generation."""
 
-    def __init__(self, uri: str, poll_s: float) -> None:
+    def __init__(self, uri: str, poll_s: float, max_bytes: int) -> None:
+        """``max_bytes``: a larger object is refused from its metadata, not downloaded."""
         parts = urlsplit(uri)
+        self._max_bytes = max_bytes
         self._bucket, self._object = parts.netloc, parts.path.lstrip("/")
         self._uri = uri
         self._poll_s = poll_s
@@ -80,7 +83,8 @@ class GcsSource(ConfigSource):
 
     def sibling(self, name: str) -> GcsSource:
         folder = posixpath.dirname(self._object)
-        return GcsSource(f"gs://{self._bucket}/{posixpath.join(folder, name)}", self._poll_s)
+        uri = f"gs://{self._bucket}/{posixpath.join(folder, name)}"
+        return GcsSource(uri, self._poll_s, self._max_bytes)
 
     def _blob(self) -> Any:
         # Imported here: google-cloud-storage is heavy, and only a leader reads a plan.
@@ -104,6 +108,11 @@ class GcsSource(ConfigSource):
 
     def _download(self) -> FetchedPlan:
         blob = self._blob()
+        if blob.size is not None and blob.size > self._max_bytes:
+            raise ConfigSourceError(
+                f"gcs {self._uri}: the object is {blob.size} bytes, more than a plan or its "
+                f"data may be ({self._max_bytes}: CLUSTER_MAX_PLAN_BYTES, or 1 MiB for data)"
+            )
         try:
             # The generation read with the metadata: a newer upload in between fails
             # the download rather than pairing old metadata with new text.
@@ -137,4 +146,6 @@ class GcsConfigPlugin:
                 "CLUSTER_CONFIG_SOURCE=gcs needs CLUSTER_CONFIG_URI (cluster.gcs.uri), "
                 "e.g. gs://bucket/plan.yaml"
             )
-        return GcsSource(config.uri, config.poll)
+        # The keeper bounds plans and data precisely; this spares downloading a huge object.
+        bound = max(context.settings.max_plan_bytes, MAX_COMMITTED_DATA_BYTES)
+        return GcsSource(config.uri, config.poll, bound)

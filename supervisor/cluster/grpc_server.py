@@ -58,14 +58,25 @@ async def start_grpc_server(
     auth: PeerAuth,
     register: Callable[[grpc.aio.Server], None],
     *,
+    max_message_bytes: int,
+    max_streams: int,
     node_id: str,
     advertise_addr: str,
     version: str,
     workers: int = 0,
 ) -> GrpcServer:
     """Start the authenticated gRPC server on ``bind_addr`` with ``Peer.Hello`` and the
-    servicers ``register`` adds (the plugins' ``loadtest_register_grpc_services``)."""
-    server = grpc.aio.server(interceptors=auth.server_interceptors(), options=SERVER_OPTIONS)
+    servicers ``register`` adds (the plugins' ``loadtest_register_grpc_services``), taking
+    messages of at most ``max_message_bytes`` and ``max_streams`` streams per connection."""
+    # gRPC itself refuses a larger message (RESOURCE_EXHAUSTED) before any handler
+    # decodes it, and holds a peer's extra streams until one ends.
+    limits = (
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_concurrent_streams", max_streams),
+    )
+    server = grpc.aio.server(
+        interceptors=auth.server_interceptors(), options=SERVER_OPTIONS + limits
+    )
     me = loadtest_pb2.NodeInfo(
         node_id=node_id, address=advertise_addr, version=version, workers=workers
     )

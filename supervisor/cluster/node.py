@@ -50,6 +50,7 @@ from loadtest_supervisor.config.loading import Settings
 from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.exit_codes import ExitCode
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
+from loadtest_supervisor.http_limits import HttpLimits
 from loadtest_supervisor.logs import bind_context, configure_logging, log_event
 from loadtest_supervisor.plugin_manager import PluginError, build_plugin_manager
 
@@ -146,7 +147,7 @@ class ClusterNode:
         source: ConfigSource | None = None
         if settings.config_source is not None:
             source = self._make("config source", self.pm.hook.loadtest_make_config_source)
-        self._keeper = PlanKeeper(source, consensus)
+        self._keeper = PlanKeeper(source, consensus, settings.max_plan_bytes)
         self._clock = ClockOffset(self.view, auth, settings.max_clock_skew)
         node_dir = Path(settings.data_dir) / settings.node_id
         node_dir.mkdir(parents=True, exist_ok=True)
@@ -190,6 +191,8 @@ class ClusterNode:
                 settings.bind_addr,
                 auth,
                 self._register,
+                max_message_bytes=settings.grpc_max_message_bytes,
+                max_streams=settings.grpc_max_streams,
                 node_id=self.context.node_id,
                 advertise_addr=self.context.advertise_addr,
                 version=__version__,
@@ -204,7 +207,7 @@ class ClusterNode:
             try:
                 routes = run_routes(calls, settings.api_token)
                 app = build_app(self.view, routes, api_writes=settings.api_token is not None)
-                self._api = await serve_http_api(app, host, port)
+                self._api = await serve_http_api(app, host, port, HttpLimits.of(settings))
             except OSError as exc:
                 raise NodeStartError(str(exc), ExitCode.CANNOT_RUN) from exc
 

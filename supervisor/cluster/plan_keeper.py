@@ -70,9 +70,12 @@ class PlanKeeper:
     """Commits plans on the leader: from the config source, if the node has one, and
     those submitted through the API (``submit``)."""
 
-    def __init__(self, source: ConfigSource | None, consensus: Consensus) -> None:
+    def __init__(
+        self, source: ConfigSource | None, consensus: Consensus, max_plan_bytes: int
+    ) -> None:
         self._source = source
         self._consensus = consensus
+        self._max_plan_bytes = max_plan_bytes
         self._task: asyncio.Task[None] | None = None
         self._ending: asyncio.Task[None] | None = None  # the last reader, stopping its source
         self._siblings: dict[str, ConfigSource] = {}  # data files beside the plan, by name
@@ -121,6 +124,7 @@ class PlanKeeper:
                 raise ConfigError("no plan is committed yet: send one in the request body")
             sha = current["sha256"]
         else:
+            self._check_size(text, source)
             data = await self._submitted_data(text, source)
             load_plan_text(text, source, data=data.text if data else None)
             config = _config(text, source, plan_sha256(text)[:12], data)
@@ -132,6 +136,15 @@ class PlanKeeper:
         new_plan = "config" in command
         log_event(log, "run_requested", sha256=sha[:12], source=source, new_plan=new_plan)
         return sha
+
+    def _check_size(self, text: str, source: str) -> None:
+        """Refuse a plan over the bound before parsing it: YAML of any size parses."""
+        size = len(text.encode("utf-8"))
+        if size > self._max_plan_bytes:
+            raise ConfigError(
+                f"{source}: the plan is {size} bytes, more than CLUSTER_MAX_PLAN_BYTES="
+                f"{self._max_plan_bytes} allows"
+            )
 
     async def _submitted_data(self, text: str, label: str) -> FetchedPlan | None:
         """A submitted plan's data: read beside the plan in this leader's source."""
@@ -191,6 +204,7 @@ class PlanKeeper:
         fetched = await source.fetch()
         watched = [(source, fetched.version)]
         try:
+            self._check_size(fetched.text, fetched.source)
             data_source, data = await self._read_data(source, fetched.text, fetched.source)
         except ConfigError as exc:
             await self._refuse(str(exc), plan_sha256(fetched.text))

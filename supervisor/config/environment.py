@@ -68,6 +68,11 @@ NODE_ENV: dict[str, Path] = {
     "CLUSTER_MAX_CLOCK_SKEW": ("cluster", "max_clock_skew"),
     "CLUSTER_METRICS_INTERVAL": ("cluster", "metrics_interval"),
     "CLUSTER_CHECKPOINT_INTERVAL": ("cluster", "checkpoint_interval"),
+    "CLUSTER_MAX_PLAN_BYTES": ("cluster", "max_plan_bytes"),
+    "CLUSTER_HTTP_MAX_BODY_BYTES": ("cluster", "http_max_body_bytes"),
+    "CLUSTER_HTTP_MAX_CONNECTIONS": ("cluster", "http_max_connections"),
+    "CLUSTER_GRPC_MAX_MESSAGE_BYTES": ("cluster", "grpc_max_message_bytes"),
+    "CLUSTER_GRPC_MAX_STREAMS": ("cluster", "grpc_max_streams"),
 }
 ENV_FOR_PATH = {path: var for var, path in {**PLAN_ENV, **NODE_ENV}.items()}
 ENV_FOR_PATH[("request", "json")] = "SEND_JSON=true with JSON_PAYLOAD"

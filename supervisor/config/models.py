@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from loadtest_supervisor.config.data_feed import DataTable
+from loadtest_supervisor.config.data_feed import MAX_COMMITTED_DATA_BYTES, DataTable
 from loadtest_supervisor.config.durations import format_duration
 from loadtest_supervisor.config.errors import MASK, is_secret_name, mask_url
 from loadtest_supervisor.config.load_models import LOAD_MODELS, MODEL_KEYS
@@ -69,6 +69,11 @@ from loadtest_supervisor.config.values import (
 )
 
 PluginModel = TypeVar("PluginModel", bound=BaseModel)
+
+
+MAX_PLAN_BYTES = 1 << 20
+# A Raft frame's envelope around a plan: its command's other fields, msgpack, protobuf.
+FRAME_OVERHEAD_BYTES = 64 << 10
 
 
 class _Model(BaseModel):
@@ -334,6 +339,17 @@ class NodeSettings(_Model):
     metrics_interval: Duration = 1.0
     # How often the leader commits every node's latest snapshot through Raft.
     checkpoint_interval: Duration = 5.0
+    # Bounds on what the network may hand a node (docs/design.md §10 "Limits"). A plan is
+    # a few KB: 1 MiB is room for any real one, and every node keeps it in its Raft log.
+    max_plan_bytes: Int1 = MAX_PLAN_BYTES
+    # An HTTP API request body (POST /runs carries a plan, so at least the plan bound).
+    http_max_body_bytes: Int1 = MAX_PLAN_BYTES
+    # Open HTTP API connections beyond which every request but /health/cluster gets 503.
+    http_max_connections: Int1 = 256
+    # One gRPC message received (a Raft frame may carry a whole plan and its data).
+    grpc_max_message_bytes: Int1 = 8 * MAX_PLAN_BYTES
+    # Concurrent gRPC streams on one peer connection (a peer uses a handful).
+    grpc_max_streams: Int1 = 100
 
     # Each plugin's own section (config.plugin_settings), validated by the plugin's model.
     _plugins: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
@@ -367,6 +383,19 @@ class NodeSettings(_Model):
                 f"CLUSTER_TLS_KEY, CLUSTER_TLS_CA); missing: {', '.join(missing)}"
             )
         return ca
+
+    @field_validator("grpc_max_message_bytes")
+    @classmethod
+    def _plan_fits_a_frame(cls, size: int, info: ValidationInfo) -> int:
+        plan = info.data.get("max_plan_bytes")
+        needed = None if plan is None else plan + MAX_COMMITTED_DATA_BYTES + FRAME_OVERHEAD_BYTES
+        if needed is not None and size < needed:
+            raise Conflict(
+                f"{size}: must be at least max_plan_bytes + {MAX_COMMITTED_DATA_BYTES} (its data) "
+                f"+ {FRAME_OVERHEAD_BYTES} = {needed}, so that a committed plan fits one Raft "
+                "frame (CLUSTER_GRPC_MAX_MESSAGE_BYTES, CLUSTER_MAX_PLAN_BYTES)"
+            )
+        return size
 
     @field_validator("insecure")
     @classmethod

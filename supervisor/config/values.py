@@ -169,6 +169,14 @@ def _scalar_text(what: str) -> Callable[[Any], str]:
             raise ValueError(f"must be a string {what}")
         if what == "header value" and ("\r" in value or "\n" in value):
             raise ValueError("must not contain line breaks")
+        if what == "header value":
+            # HTTP/1.1 sends a header as bytes 0-255: anything else cannot be sent.
+            wide = next((c for c in value if ord(c) > 255), None)
+            if wide is not None:
+                raise ValueError(
+                    f"contains {wide!r} (U+{ord(wide):04X}); allowed: Latin-1 characters "
+                    "only (percent-encode anything else)"
+                )
         return value
 
     return parse

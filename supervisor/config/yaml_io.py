@@ -10,6 +10,14 @@ from loadtest_supervisor.config.errors import ConfigError
 from loadtest_supervisor.config.models import TestPlan
 from loadtest_supervisor.config.schema import keys_of
 
+# A plan is a few levels deep and a few hundred values; these bound what a hostile or
+# broken document may cost to read (anchors and aliases expanded).
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+# A --config file is its operator's own, so it has a bound of its own, above a cluster's
+# CLUSTER_MAX_PLAN_BYTES: reading YAML costs seconds per MB.
+MAX_FILE_CHARS = 4 << 20
+
 
 class _Loader(yaml.SafeLoader):
     """Safe YAML that reports duplicate keys and leaves dates as strings.
@@ -48,9 +56,22 @@ _Loader.yaml_implicit_resolvers = {
 
 def parse_yaml(text: str, label: str) -> tuple[dict[Any, Any], list[str]]:
     """The document and its non-fatal problems; raises ``ConfigError`` when unusable."""
-    loader = _Loader(text)
     try:
-        doc = loader.get_single_data()
+        # The reader checks the characters as it is built: a NUL byte raises here.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(
+            f"{label}: not YAML text: character #x{exc.character:04x} at position "
+            f"{exc.position}; allowed: printable Unicode, tabs and line breaks"
+        ) from None
+    try:
+        node = loader.get_single_node()
+        _check_shape(node, label)
+        doc = None if node is None else loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(
+            f"{label}: the YAML is nested too deeply to read; allowed: at most {MAX_DEPTH} levels"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -73,10 +94,48 @@ def parse_yaml(text: str, label: str) -> tuple[dict[Any, Any], list[str]]:
     return doc, [f"{label}: {problem}" for problem in loader.duplicates]
 
 
+def _check_shape(root: yaml.Node | None, label: str) -> None:
+    """Refuse a document too deep or too large once its aliases are expanded, before it
+    is built: a few lines of anchors ("billion laughs") stand for billions of values,
+    which every later step (validation, printing, committing) would walk."""
+    sizes: dict[int, int] = {}
+
+    def expanded(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise ConfigError(
+                f"{label}: the YAML is nested more than {MAX_DEPTH} levels deep "
+                f"(line {node.start_mark.line + 1}); allowed: at most {MAX_DEPTH}"
+            )
+        if id(node) in sizes:
+            return sizes[id(node)]
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            size += sum(expanded(child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                size += expanded(key, depth + 1) + expanded(value, depth + 1)
+        sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise ConfigError(
+                f"{label}: the YAML holds more than {MAX_NODES} values once its aliases are "
+                f"expanded (line {node.start_mark.line + 1}); allowed: at most {MAX_NODES}"
+            )
+        return size
+
+    if root is not None:
+        expanded(root, 0)
+
+
 def read_file(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
-            return f.read()
+            text = f.read(MAX_FILE_CHARS + 1)
+        if len(text) > MAX_FILE_CHARS:
+            raise ConfigError(
+                f"{path}: the config file is larger than {MAX_FILE_CHARS} characters; a plan "
+                "is a few KB (a plan's rows belong in its data: file)"
+            )
+        return text
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{path}: cannot read config file: not UTF-8 text ({exc.reason} at byte {exc.start})"

@@ -33,12 +33,29 @@ def dashboard_routes(node: NodeView, api_writes: bool) -> list[BaseRoute]:
     """The page, its files and its data; ``api_writes``: the node takes a token."""
 
     async def page(request: Request) -> FileResponse:
+        """
+        summary: The live dashboard (HTML; its script and style under /dashboard/static/).
+        responses:
+          200: {description: the page}
+          413: {description: a request body over CLUSTER_HTTP_MAX_BODY_BYTES}
+          503: {description: more connections open than CLUSTER_HTTP_MAX_CONNECTIONS}
+        """
         return FileResponse(
             STATIC / "dashboard.html",
             headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
         )
 
     async def state(request: Request) -> JSONResponse:
+        """
+        summary: What the dashboard shows - the cluster overview and the live results.
+        parameters:
+          - {name: after, in: query, schema: {type: number}}
+        responses:
+          200: {description: "api_writes, cluster (the overview), results (or null)"}
+          400: {description: an after that is not a number}
+          413: {description: a request body over CLUSTER_HTTP_MAX_BODY_BYTES}
+          503: {description: more connections open than CLUSTER_HTTP_MAX_CONNECTIONS}
+        """
         after = request.query_params.get("after", "")
         try:
             after_t = float(after) if after else None

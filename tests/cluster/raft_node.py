@@ -78,6 +78,8 @@ async def main() -> None:
         args.bind,
         auth,
         lambda s: plugin.loadtest_register_grpc_services(s, context),
+        max_message_bytes=settings.grpc_max_message_bytes,
+        max_streams=settings.grpc_max_streams,
         node_id=args.node_id,
         advertise_addr=args.bind,
         version="test",

@@ -80,6 +80,8 @@ def run_with_server(auth: PeerAuth, body: Callable[[Server], Awaitable[None]]) -
             "127.0.0.1:0",
             auth,
             lambda s: loadtest_pb2_grpc.add_RaftServicer_to_server(servicer, s),
+            max_message_bytes=4 << 20,
+            max_streams=100,
             node_id=auth.node_id,
             advertise_addr="127.0.0.1:0",
             version="test",

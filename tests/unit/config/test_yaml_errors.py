@@ -96,7 +96,9 @@ def test_yaml_section_not_a_mapping() -> None:
         "ramp_duration, target_rps, workers",
         "test.yaml: cluster=[1] (list): must be a mapping with keys: advertise_addr, api_token, "
         "bind_addr, checkpoint_interval, config_source, data_dir, discovery_mode, enabled, "
-        "health_addr, http_api, insecure, max_clock_skew, member_remove_after, "
+        "grpc_max_message_bytes, grpc_max_streams, health_addr, http_api, "
+        "http_max_body_bytes, http_max_connections, insecure, max_clock_skew, "
+        "max_plan_bytes, member_remove_after, "
         "metrics_interval, node_id, nodes, orphan_grace, region, reshare_after, secret, "
         "start_lead, tls_ca, tls_cert, tls_key, workers",
     ]
