@@ -12,7 +12,7 @@ from loadtest_supervisor.exit_codes import ExitCode
 from tests.cluster.harness import ClusterHarness
 from tests.cluster.test_cluster_run import three_nodes
 from tests.cluster.test_submit_cli import client, urls
-from tests.report.report_page import open_offline, table_rows
+from tests.report.report_page import CLUSTER_CHARTS, open_offline, table_rows
 from tests.services import Nginx
 from tests.support.browser import Browser
 
@@ -46,16 +46,7 @@ def test_submit_wait_writes_the_clusters_report(
     node_ids = sorted(node.node_id for node in cluster.nodes)
 
     charts = {chart["id"]: chart for chart in open_offline(browser, report)}
-    assert set(charts) == {
-        "throughput",
-        "errors",
-        "latency-over-time",
-        "in-flight",
-        "node-throughput",
-        "nodes-live",
-        "distribution",
-        "node-distribution",
-    }
+    assert set(charts) == CLUSTER_CHARTS
     for chart_id in ("node-throughput", "node-distribution"):
         assert sorted(s["name"] for s in charts[chart_id]["series"]) == node_ids, chart_id
     # About a point a second (the leader closes a second once every live part has).

@@ -49,3 +49,16 @@ def table_rows(browser: Browser, table_id: str) -> list[list[str]]:
         ".map(r => [...r.cells].map(c => c.textContent))",
         table_id,
     )
+
+
+# Every chart a cluster run's report draws (a standalone one has no node charts).
+CLUSTER_CHARTS = {
+    "throughput",
+    "errors",
+    "latency-over-time",
+    "in-flight",
+    "node-throughput",
+    "nodes-live",
+    "distribution",
+    "node-distribution",
+}

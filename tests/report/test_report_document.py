@@ -19,6 +19,7 @@ from loadtest_supervisor.report.latency_distribution import (
 from loadtest_supervisor.report.page import render_report
 from loadtest_supervisor.report.svg_chart import PLOT_WIDTH, thin
 from tests.report.documents import synthetic_results
+from tests.report.report_page import CLUSTER_CHARTS
 
 # HdrHistogram keeps 3 significant digits.
 HDR = 1e-3
@@ -42,16 +43,7 @@ def test_a_one_hour_cluster_report_stays_under_2_mb_and_draws_every_chart() -> N
     size = len(html.encode())
     assert size < 2_000_000, f"{size:,} bytes"
     drawn = series_points(html)
-    assert set(drawn) == {
-        "throughput",
-        "errors",
-        "latency-over-time",
-        "in-flight",
-        "node-throughput",
-        "nodes-live",
-        "distribution",
-        "node-distribution",
-    }
+    assert set(drawn) == CLUSTER_CHARTS
     for chart_id, points in drawn.items():
         assert points and all(n > 0 for n in points), (chart_id, points)
         # Thinned to the plot's width: two points per pixel column, two more per gap
