@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
+from loadtest_supervisor.http_header_timeout import HeaderTimeoutProtocol
 from loadtest_supervisor.http_limits import HttpLimits, LimitedApp
 from loadtest_supervisor.live.dashboard import dashboard_routes
 from loadtest_supervisor.live.prometheus import build_registry
@@ -32,7 +33,6 @@ from loadtest_supervisor.metrics.run_totals import RunTotals
 GRACEFUL_SHUTDOWN_S = 3
 SCOPES = ("cluster", "node")
 KEEP_ALIVE_S = 5
-MAX_HEADER_BYTES = 64 << 10
 
 
 class NodeView(Protocol):
@@ -297,8 +297,9 @@ async def serve_http_api(
         # An idle keep-alive connection is closed after this, so idle clients do not
         # hold connections (and file descriptors) for ever.
         timeout_keep_alive=KEEP_ALIVE_S,
-        # Headers (with the h11 parser; httptools bounds them itself) stay small.
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        # httptools, with a deadline for a request's headers (a slowloris client's
+        # connection is closed, and what it can send until then is bounded).
+        http=HeaderTimeoutProtocol,
     )
     server = _Server(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import grpc
 
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
+from loadtest_supervisor.http_header_timeout import HEADER_TIMEOUT_S
 from tests.cluster.api_client import TOKEN, post_run
 from tests.cluster.conftest import SECRET
 from tests.cluster.harness import ClusterHarness, NodeProcess
@@ -92,7 +93,8 @@ def test_health_answers_while_idle_and_slow_connections_fill_the_api(
     make_cluster: Callable[..., ClusterHarness],
 ) -> None:
     """Slowloris: connections that never finish a request, and ones that send nothing,
-    beyond the bound. Other routes are refused with a reason; health is not."""
+    beyond the bound. Other routes are refused with a reason; health is not; and the
+    node closes every one of them once its headers are past their deadline."""
     node = one_node(make_cluster)
     host, port = node.health_addr.split(":")
     held: list[socket.socket] = []
@@ -115,14 +117,30 @@ def test_health_answers_while_idle_and_slow_connections_fill_the_api(
         assert status == 503 and "CLUSTER_HTTP_MAX_CONNECTIONS=20" in reply["error"], reply
         status, reply = post_run(node, PLAN.encode(), TOKEN)
         assert status == 503 and "CLUSTER_HTTP_MAX_CONNECTIONS" in reply["error"]
+        # The node closes them itself: no request's headers ended within the deadline.
+        for sock in held:
+            sock.settimeout(HEADER_TIMEOUT_S + 5)
+            assert closed_by_peer(sock), sock
+        wait_for(
+            lambda: request(node, "GET", "/results")[0] == 404,
+            timeout=10,
+            what="/results answering again once the node closed the connections",
+        )
     finally:
         for sock in held:
             sock.close()
-    wait_for(
-        lambda: request(node, "GET", "/results")[0] == 404,
-        timeout=10,
-        what="/results answering again once the connections are gone",
-    )
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Read until the peer closes (True), or the socket's timeout passes (False)."""
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
 
 
 def test_a_grpc_message_over_the_bound_is_refused_and_the_node_stays_healthy(
