@@ -80,13 +80,19 @@ def test_a_followers_dashboard_shows_the_cluster_follows_the_leader_and_stops_th
     )
     browser.driver.find_element(By.ID, "stop-token").send_keys(TOKEN)
     browser.driver.find_element(By.ID, "stop-button").click()
+    # The page retries while there is no leader with quorum (up to 10 s), then says.
+    page.wait_for(
+        lambda: not (page.text("stop-message") or "stopping").startswith("stopping"),
+        what="the stop answered",
+        timeout=15,
+    )
+    assert (page.text("stop-message") or "").startswith("stopped run "), page.text("stop-message")
     wait_for(
         lambda: follower.health()["run"]["state"] == "stopped",
         timeout=15,
         what="the run stopped",
     )
     page.wait_for(lambda: page.text("run-state") == "stopped", what="the run shown stopped")
-    assert (page.text("stop-message") or "").startswith("stopped run ")
     errors = browser.console_errors()
 
     assert other.health()["run"]["state"] == "stopped"

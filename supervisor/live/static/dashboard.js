@@ -345,22 +345,40 @@
 
   // --- the stop button ---
 
+  // A 503 means no leader with quorum right now (an election, a leader that just
+  // died): worth retrying for a while, as a person pressing the button again would.
+  const STOP_RETRY_FOR_MS = 10000;
+  const STOP_RETRY_EVERY_MS = 500;
+
   async function stopRun(event) {
     event.preventDefault();
     const token = $("stop-token").value;
+    const giveUpAt = Date.now() + STOP_RETRY_FOR_MS;
     setText("stop-message", "stopping…");
-    try {
-      const response = await fetch("/runs/current", {
-        method: "DELETE",
-        headers: { Authorization: "Bearer " + token },
-        cache: "no-store",
-      });
-      const answer = await response.json();
-      setText("stop-message", response.ok
-        ? "stopped run " + (answer.run_id || "")
-        : "not stopped: " + (answer.error || "HTTP " + response.status));
-    } catch (error) {
-      setText("stop-message", "not stopped: " + error.message);
+    for (;;) {
+      let response, answer;
+      try {
+        response = await fetch("/runs/current", {
+          method: "DELETE",
+          headers: { Authorization: "Bearer " + token },
+          cache: "no-store",
+        });
+        answer = await response.json();
+      } catch (error) {
+        setText("stop-message", "not stopped: " + error.message);
+        return;
+      }
+      if (response.ok) {
+        setText("stop-message", "stopped run " + (answer.run_id || ""));
+        return;
+      }
+      const why = answer.error || "HTTP " + response.status;
+      if (response.status !== 503 || Date.now() >= giveUpAt) {
+        setText("stop-message", "not stopped: " + why);
+        return;
+      }
+      setText("stop-message", "stopping… (retrying: " + why + ")");
+      await new Promise((resolve) => setTimeout(resolve, STOP_RETRY_EVERY_MS));
     }
   }
 
