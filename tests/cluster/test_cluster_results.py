@@ -79,7 +79,11 @@ def test_the_cluster_results_are_the_exact_merge_of_every_nodes_own(
     # Latency: the union of the nodes' histograms, count for count, and its percentiles.
     union = merged(local)
     cluster_hist = HdrHistogram.decode(final["latency_hdr"])
-    assert cluster_hist.get_total_count() == union.get_total_count() == final["requests_total"]
+    assert cluster_hist.get_total_count() == union.get_total_count()
+    # A request that got no response (a transport error, under a loaded machine) counts
+    # in requests_total and errors, with no latency to record.
+    unanswered = final["requests_total"] - union.get_total_count()
+    assert 0 <= unanswered <= final["errors_total"], (unanswered, final["errors"])
     assert list(cluster_hist.counts) == list(union.counts)
     expected = union.get_percentile_to_value_dict([50, 99])
     assert final["latency_ms"]["p50"] == expected[50] / 1000
