@@ -39,6 +39,10 @@ LAG_PROBE_S = 0.02
 # generator time in the latency. An average, not the worst, so that one scheduling
 # hiccup on a busy machine (tens of ms) is no alarm.
 LOOP_LAG_SATURATED_S = 0.02
+# A snapshot this soon after the previous one (the run's first, on its grid, comes at
+# its very start) closes no interval: over a few ms, one slice of CPU reads as 100 %.
+# Its time goes into the next interval.
+MIN_INTERVAL_S = 0.1
 SATURATED_HINT = "load generator saturated: add workers or nodes"
 _SCHEDSTAT = "/proc/self/schedstat"
 
@@ -98,22 +102,22 @@ class LoadGauge:
     def _close_interval(self, dropped: int) -> None:
         wall, cpu, wait = monotonic(), process_time(), _run_queue_wait()
         interval = wall - self._wall
-        if interval > 0:
-            self.cpu = (cpu - self._cpu) / interval
-            waited = wait - self._wait if wait is not None and self._wait is not None else 0.0
-            self.cpu_wait = waited / interval
-            self.loop_lag_s = self._lag_sum / self._lag_count if self._lag_count else 0.0
-            self.saturated = (
-                self.cpu + self.cpu_wait > CPU_SATURATED or self.loop_lag_s > LOOP_LAG_SATURATED_S
-            )
-            self.peak_cpu = max(self.peak_cpu, self.cpu)
-            self.peak_cpu_wait = max(self.peak_cpu_wait, self.cpu_wait)
-            self.peak_loop_lag_s = max(self.peak_loop_lag_s, self.loop_lag_s)
-            if self.saturated:
-                self.saturated_s += interval
-                if self.first_saturated_s is None:
-                    self.first_saturated_s = max(0.0, self._wall - self._run_start)
+        if interval < MIN_INTERVAL_S:
+            return
+        self.cpu = (cpu - self._cpu) / interval
+        waited = wait - self._wait if wait is not None and self._wait is not None else 0.0
+        self.cpu_wait = waited / interval
+        self.loop_lag_s = self._lag_sum / self._lag_count if self._lag_count else 0.0
+        self.saturated = (
+            self.cpu + self.cpu_wait > CPU_SATURATED or self.loop_lag_s > LOOP_LAG_SATURATED_S
+        )
+        self.peak_cpu = max(self.peak_cpu, self.cpu)
+        self.peak_cpu_wait = max(self.peak_cpu_wait, self.cpu_wait)
+        self.peak_loop_lag_s = max(self.peak_loop_lag_s, self.loop_lag_s)
         if self.saturated:
+            self.saturated_s += interval
+            if self.first_saturated_s is None:
+                self.first_saturated_s = max(0.0, self._wall - self._run_start)
             self.dropped_saturated += dropped - self._dropped_seen
         self._dropped_seen = dropped
         self._wall, self._cpu, self._wait = wall, cpu, wait

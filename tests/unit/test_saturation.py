@@ -35,6 +35,30 @@ def test_a_busy_interval_is_saturated_and_its_drops_are_the_generators() -> None
     assert gauge.dropped_saturated == 10
 
 
+def test_a_sample_right_after_the_last_judges_nothing_yet() -> None:
+    """The run's first snapshot comes at its very start: a few ms in which the worker
+    opened its connections read as a whole core. Such a short interval is not judged;
+    its time goes into the next one."""
+
+    async def measure() -> tuple[dict, dict, LoadGauge]:
+        gauge = LoadGauge()
+        probe = gauge.start(time.monotonic())
+        spin_until = time.monotonic() + 0.02
+        while time.monotonic() < spin_until:
+            pass
+        first = gauge.sample(dropped=3)
+        await asyncio.sleep(0.3)  # idle: over the whole 0.32 s, ~6 % of a core
+        second = gauge.sample(dropped=3)
+        probe.cancel()
+        return first, second, gauge
+
+    first, second, gauge = asyncio.run(measure())
+
+    assert not first["saturated"] and first["cpu"] == 0.0, first
+    assert not second["saturated"] and 0.0 < second["cpu"] < 0.5, second
+    assert gauge.dropped_saturated == 0
+
+
 def _report(saturated: bool, cpu: float = 0.95) -> dict:
     return {"saturated": saturated, "cpu": cpu, "cpu_wait": 0.0, "loop_lag_ms": 3.0}
 
