@@ -32,6 +32,9 @@ elections, so at most one leader per term still holds. The cost is one round tri
 before each candidacy. pysyncobj's ``transferLeadership`` would be refused by sticky
 followers; it is not used here.
 
+The base class, ``LogRulesSyncObj`` (``log_rules.py``), brings pysyncobj's log
+replication to Raft's rules; this one only decides when a node may stand and vote.
+
 Everything below runs on pysyncobj's tick thread, the only one that touches its state.
 """
 
@@ -48,6 +51,7 @@ from pysyncobj.syncobj import _RAFT_STATE
 
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.raft.durable_meta import DurableMetaStorer, make_durable
+from loadtest_supervisor.plugins.raft.log_rules import LogRulesSyncObj
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +73,7 @@ class _Election:
     storer: DurableMetaStorer | None = None
 
 
-class PreVoteSyncObj(SyncObj):
+class PreVoteSyncObj(LogRulesSyncObj):
     """``SyncObj`` with pre-vote, leader stickiness and fsynced term and vote (module doc).
 
     pysyncobj 0.3.17's private names (``_SyncObj__*``) are used on purpose: the version
@@ -100,61 +104,13 @@ class PreVoteSyncObj(SyncObj):
             return
         if kind == "request_vote" and self._ignores_vote_request(node, message):
             return
-        if kind == "next_node_idx" and message.get("term") != self.raftCurrentTerm:
-            # A reply to another term's append_entries (held in a stream through a
-            # partition, delivered after it healed): pysyncobj's replies carry no term,
-            # and a leader taking one would count entries the follower no longer has as
-            # replicated, and commit them.
-            return
         if kind == "append_entries" and message["term"] >= self.raftCurrentTerm:
-            # pysyncobj follows this leader (below): it is alive, and any pre-vote
-            # round or won pre-vote is moot.
+            # pysyncobj follows this leader: it is alive, and any pre-vote round or won
+            # pre-vote is moot.
             election = self._election
             election.leader_heard_at = syncobj_clock()
             election.round_term = election.may_stand_at = None
-            committed = self._SyncObj__raftCommitIndex
-            SyncObj._SyncObj__onMessageReceived(self, node, message)
-            self._commit_only_what_matches(message, committed)
-            return
-        SyncObj._SyncObj__onMessageReceived(self, node, message)
-
-    def _commit_only_what_matches(self, message: dict[str, Any], committed: int) -> None:
-        """Raft's rule for a follower's commit index: min(leader's commit, index of the
-        last entry this message matched or added). pysyncobj 0.3.17 takes min(leader's
-        commit, its last log index), so a deposed leader whose log still holds an entry of
-        its own term past the matched prefix commits and applies it when a heartbeat
-        carries a higher commit index: the fault schedule caught two nodes applying
-        different commands at one index (tests/cluster/test_nemesis.py, seed 708286)."""
-        if "prevLogIdx" not in message or message.get("transmission") in ("start", "process"):
-            return  # a snapshot (its log is the snapshot's) or a part of a large entry
-        entries = 1 if message.get("transmission") == "finish" else len(message.get("entries", []))
-        matched = min(message["commit_index"], message["prevLogIdx"] + entries)
-        now = self._SyncObj__raftCommitIndex
-        allowed = max(min(committed, now), matched)
-        if now > allowed:
-            self._SyncObj__raftCommitIndex = allowed
-            self._SyncObj__raftLog.setRaftCommitIndex(allowed)
-
-    def _SyncObj__sendNextNodeIdx(  # noqa: N802 (pysyncobj's name)
-        self,
-        node: Node,
-        reset: bool = False,
-        nextNodeIdx: int | None = None,  # noqa: N803
-        success: bool = False,
-    ) -> None:
-        """pysyncobj's reply to append_entries, stamped with this node's term (read above)."""
-        if nextNodeIdx is None:
-            nextNodeIdx = self._SyncObj__getCurrentLogIndex() + 1
-        self._SyncObj__transport.send(
-            node,
-            {
-                "type": "next_node_idx",
-                "next_node_idx": nextNodeIdx,
-                "reset": reset,
-                "success": success,
-                "term": self.raftCurrentTerm,
-            },
-        )
+        super()._SyncObj__onMessageReceived(node, message)
 
     def _SyncObj__setCurrentTerm(self, term: int, votedForNodeId: str | None) -> None:  # noqa: N802,N803
         if self._election.storer is None:  # a tick always came first; never rely on it
@@ -305,6 +261,7 @@ _METHODS = (
     "_SyncObj__onMessageReceived",
     "_SyncObj__sendNextNodeIdx",
     "_SyncObj__getCurrentLogIndex",
+    "_SyncObj__getEntries",
     "_SyncObj__setCurrentTerm",
     "_SyncObj__setState",
     "_SyncObj__connectedToAnyone",
@@ -318,6 +275,8 @@ _ATTRIBUTES = (
     "_SyncObj__raftLog",
     "_SyncObj__otherNodes",
     "_SyncObj__transport",
+    "_SyncObj__recvTransmission",
+    "_SyncObj__raftLastApplied",
 )
 
 
