@@ -71,6 +71,22 @@ class RunTimeline:
     def horizon(self) -> int:
         return self.points[-1]["t"] + 1 if self.points else 0
 
+    def adopt(self, committed: dict[str, Any]) -> None:
+        """Take in what the committed timeline holds and this one lacks. A new leader
+        starts from the committed points, and the last ``timeline_append`` of the leader
+        before it is committed only with the new leader's first entry: its points (which
+        the nodes do not send again, as they are committed) must not be missing from this
+        leader's documents, nor made twice."""
+        held = committed_timeline(committed, self.run_id)
+        theirs = {p["t"]: p for p in held["points"]}
+        mine = {p["t"]: p for p in self.points}
+        if any(mine.get(t) != p for t, p in theirs.items()):
+            # The committed point wins where this leader made its own of the same second.
+            merged = mine | theirs
+            self.points = [merged[t] for t in sorted(merged)]
+            self.unsent_points = [p for p in self.unsent_points if p["t"] not in theirs]
+        self.events += [e for e in held["events"] if e not in self.events]
+
     def offer(self, report: NodeReport) -> None:
         self._closed[report.key] = max(self._closed.get(report.key, 0), report.seconds_closed)
         for second in report.seconds:

@@ -164,6 +164,7 @@ class ResultsKeeper:
             if record["run_id"] not in self._runs:
                 self._start(record["run_id"])
         for run_id, reports in list(self._runs.items()):
+            reports.timeline.adopt(committed)
             current = run is not None and run["run_id"] == run_id
             if current:
                 reports.run = run

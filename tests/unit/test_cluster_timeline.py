@@ -92,3 +92,35 @@ def test_a_committed_final_document_gets_its_points_back():
     committed = {"timeline": {"run-1": {"points": [{"t": 0}], "events": []}}}
     final = {"run": {"run_id": "run-1"}, "timeline": {"interval_s": 1, "points": None}}
     assert with_committed_points(final, committed)["timeline"]["points"] == [{"t": 0}]
+
+
+def test_a_new_leader_takes_in_the_points_its_predecessor_committed_last():
+    """The old leader's last ``timeline_append`` commits only with the new leader's first
+    entry, after the new leader started from the committed points; the nodes do not send
+    those seconds again (they are committed), so the new leader adopts them."""
+    point = lambda t, n=1: {"t": t, "requests": n}  # noqa: E731
+    state = {"term": 1, "timeline": None}
+    append = {"run_id": "run-1", "points": [point(t) for t in range(4)], "events": []}
+    state = apply_command(state, {"term": 1, "timeline_append": append})
+    timeline = RunTimeline.of(state, {"run_id": "run-1", "start_at": START})
+    # The new leader made second 5, and its own (partial) second 6, before the old
+    # leader's append of 4 and 6 was committed.
+    timeline.points += [point(5), point(6, n=0)]
+    timeline.unsent_points += [point(5), point(6, n=0)]
+    late = {"run_id": "run-1", "points": [point(4), point(6, n=3)], "events": []}
+    state = apply_command(state, {"term": 1, "timeline_append": late})
+
+    timeline.adopt(state)
+
+    assert [(p["t"], p["requests"]) for p in timeline.points] == [
+        (0, 1),
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 1),
+        (6, 3),
+    ]
+    assert [p["t"] for p in timeline.append_command()["points"]] == [5]
+    timeline.adopt(state)  # nothing new: nothing changes
+    assert len(timeline.points) == 7
