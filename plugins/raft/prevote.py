@@ -70,6 +70,7 @@ class _Election:
     grants: set[str] = field(default_factory=set)
     may_stand_at: int | None = None  # pysyncobj may stand from this term (pre-vote won)
     leader_heard_at: float = float("-inf")  # last append_entries from a leader we follow
+    last_tick: float | None = None  # when this node's previous tick began
     storer: DurableMetaStorer | None = None
 
 
@@ -91,8 +92,31 @@ class PreVoteSyncObj(LogRulesSyncObj):
         # means every write of term and vote is durable.
         if self._election.storer is None:
             self._election.storer = make_durable(self._SyncObj__raftLog)
+        self._step_down_after_a_pause()
         self._hold_candidacy()
         super()._onTick(timeToWait)
+
+    def _step_down_after_a_pause(self) -> None:
+        """A leader whose ticks stopped for longer than the leader fallback timeout
+        (SIGSTOP, a VM paused, a starved thread) cannot know it still leads: a majority
+        may have elected another meanwhile. pysyncobj keeps leading on the replies that
+        reach it as it wakes (sent before the pause, of its own term, so they refresh
+        its last-heard times) and answers as the old term's leader until the new
+        leader's messages arrive. It steps down here instead, at once, and takes part
+        in the next election like any follower."""
+        now = syncobj_clock()
+        last, self._election.last_tick = self._election.last_tick, now
+        paused = now - last if last is not None else 0.0
+        if self._isLeader() and paused > self._getConf().leaderFallbackTimeout:
+            log_event(
+                logger,
+                "raft_leader_paused",
+                logging.WARNING,
+                term=self.raftCurrentTerm,
+                paused_s=round(paused, 3),
+            )
+            self._SyncObj__setState(_RAFT_STATE.FOLLOWER)
+            self._SyncObj__raftLeader = None
 
     def _SyncObj__onMessageReceived(self, node: Node, message: dict[str, Any]) -> None:  # noqa: N802
         kind = message["type"]

@@ -1,4 +1,5 @@
-"""Raft's log rules on a follower, message by message.
+"""Raft's rules where pysyncobj departs from them: on a follower message by message, and a
+leader that wakes from a pause.
 
 The real replication runs over gRPC between processes (tests/cluster/test_nemesis.py
 finds what breaks there); a late or resent message cannot be delivered in a chosen
@@ -164,3 +165,17 @@ def test_a_leader_ignores_a_reply_of_another_term(follower):
     assert follower._SyncObj__raftMatchIndex[peer] == 0
     follower._SyncObj__onMessageReceived(peer, {**stale, "next_node_idx": 2, "term": 3})
     assert follower._SyncObj__raftMatchIndex[peer] == 1
+
+
+def test_a_leader_whose_ticks_stopped_steps_down_when_it_wakes(follower):
+    """SIGSTOP or a paused VM: replies sent before the pause reach the leader as it
+    wakes and would keep it leading its old term; it steps down instead."""
+    follower._SyncObj__setCurrentTerm(3, None)
+    follower._SyncObj__onBecomeLeader()
+    follower._onTick(0.0)
+    assert follower._isLeader()  # ticking on time: still the leader
+    fallback = follower._getConf().leaderFallbackTimeout
+    follower._election.last_tick -= fallback + 0.5  # as if stopped that long
+    follower._onTick(0.0)
+    assert not follower._isLeader() and follower._getLeader() is None
+    assert follower.raftCurrentTerm == 3
