@@ -91,10 +91,11 @@ def loadtest_node_stopping(context: NodeContext) -> None:
 
 @hookspec
 def loadtest_state_changed(
-    context: NodeContext, old: str, new: str, term: int, leader_id: str | None
+    context: NodeContext, old: str, new: str, term: int, leader_id: str | None, role: str | None
 ) -> None:
-    """The node's state changed (``forming``, ``follower``, ``leader``), with the Raft term
-    and the leader's node id (None when no leader is known)."""
+    """The node's state changed (``forming``, ``follower``, ``leader``) or its role did
+    (``voter``, ``member``: DESIGN §12.1; None before consensus has started), with the
+    Raft term and the leader's node id (None when no leader is known)."""
 
 
 @hookspec

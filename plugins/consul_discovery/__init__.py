@@ -38,10 +38,16 @@ class ConsulPlugin:
 
     @hookimpl
     def loadtest_state_changed(
-        self, context: NodeContext, old: str, new: str, term: int, leader_id: str | None
+        self,
+        context: NodeContext,
+        old: str,
+        new: str,
+        term: int,
+        leader_id: str | None,
+        role: str | None,
     ) -> None:
         if self.discovery is not None:
-            self.discovery.state_changed(new, term)
+            self.discovery.state_changed(new, term, role)
 
 
 __all__ = ["ConsulConfig", "ConsulDiscovery", "ConsulPlugin", "ConsulSettings"]

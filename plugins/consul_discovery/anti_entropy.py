@@ -63,13 +63,13 @@ class AntiEntropy:
             # an update, and this job asks again next period.
             self._keeper.reassert()
             return
-        wanted = self._keeper.desired_state
+        wanted = self._keeper.desired_tags
         applied = self._keeper.applied
         if held is not None and (applied is None or applied[0] != wanted):
             return  # a transition is on its way to the agent; the worker owns it
         if held is None:
             reason = "missing"
-        elif list(held.get("Tags") or []) != [wanted]:
+        elif list(held.get("Tags") or []) != wanted:
             reason = "tags_differ"
         else:
             return
@@ -80,6 +80,6 @@ class AntiEntropy:
             reason=reason,
             service_id=service_id,
             held_tags=held_tags,
-            tag=wanted,
+            tag=",".join(wanted),
         )
         self._keeper.reassert()

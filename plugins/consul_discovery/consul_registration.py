@@ -37,8 +37,9 @@ BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
 
 
-def registration(agent: ConsulAgent, context: NodeContext, state: str) -> dict[str, Any]:
-    """The arguments of ``agent.service.register`` for this node in ``state``."""
+def registration(agent: ConsulAgent, context: NodeContext, tags: list[str]) -> dict[str, Any]:
+    """The arguments of ``agent.service.register`` for this node with ``tags`` (its state,
+    then its role once consensus has one: ``voter.<name>.service.consul`` resolves)."""
     settings = agent.settings
     host, port = split_host_port(context.advertise_addr)
     return {
@@ -46,7 +47,7 @@ def registration(agent: ConsulAgent, context: NodeContext, state: str) -> dict[s
         "service_id": context.node_id,
         "address": host.strip("[]"),
         "port": port,
-        "tags": [state],
+        "tags": tags,
         "meta": {
             "node_id": context.node_id,
             "region": context.region or "",
@@ -98,20 +99,21 @@ class RegistrationKeeper:
     def __init__(self, agent: ConsulAgent, context: NodeContext) -> None:
         self._agent = agent
         self._context = context
-        self._desired = ("forming", 0)
-        self._applied: tuple[str, int] | None = None
+        self._desired: tuple[str, int, str | None] = ("forming", 0, None)
+        self._applied: tuple[list[str], int] | None = None
         self._owed = asyncio.Event()
         self._registered = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
 
     @property
-    def desired_state(self) -> str:
-        return self._desired[0]
+    def desired_tags(self) -> list[str]:
+        state, _, role = self._desired
+        return [state, role] if role else [state]
 
     @property
-    def applied(self) -> tuple[str, int] | None:
-        """(state, term) the agent holds as far as this node knows; None before the first."""
+    def applied(self) -> tuple[list[str], int] | None:
+        """(tags, term) the agent holds as far as this node knows; None before the first."""
         return self._applied
 
     def start(self) -> None:
@@ -126,9 +128,9 @@ class RegistrationKeeper:
         """Wait until the agent has accepted a registration once."""
         await self._registered.wait()
 
-    def want(self, state: str, term: int) -> None:
-        """The node is now in ``state``; called on the loop, never blocks."""
-        self._desired = (state, term)
+    def want(self, state: str, term: int, role: str | None = None) -> None:
+        """The node is now in ``state`` with ``role``; called on the loop, never blocks."""
+        self._desired = (state, term, role)
         self._owed.set()
 
     def reassert(self) -> None:
@@ -157,8 +159,8 @@ class RegistrationKeeper:
         while True:
             await self._owed.wait()
             self._owed.clear()
-            state, term = self._desired
-            request = registration(self._agent, self._context, state)
+            tags, term = self.desired_tags, self._desired[1]
+            request = registration(self._agent, self._context, tags)
             try:
                 await self._agent.call("register", partial(_register, request=request))
             except AGENT_ERRORS:
@@ -168,7 +170,7 @@ class RegistrationKeeper:
                 delay = min(delay * 2, BACKOFF_MAX_S)
                 continue
             delay = BACKOFF_FIRST_S
-            previous, self._applied = self._applied, (state, term)
+            previous, self._applied = self._applied, (tags, term)
             self._registered.set()
             for listener in self._listeners:
                 listener()
@@ -177,7 +179,8 @@ class RegistrationKeeper:
                 "consul_registered",
                 service=request["name"],
                 service_id=request["service_id"],
-                tag=state,
+                tag=tags[0],
+                role=tags[1] if len(tags) > 1 else None,
                 term=term,
-                previous_tag=previous[0] if previous else None,
+                previous_tag=previous[0][0] if previous else None,
             )

@@ -56,9 +56,9 @@ class ConsulDiscovery(Discovery):
         """What is wrong with Consul now (for the health JSON), None when all is well."""
         return self._status.problem()
 
-    def state_changed(self, new: str, term: int) -> None:
-        """The node's state changed: re-tag the registration (never blocks)."""
-        self._keeper.want(new, term)
+    def state_changed(self, new: str, term: int, role: str | None = None) -> None:
+        """The node's state or role changed: re-tag the registration (never blocks)."""
+        self._keeper.want(new, term, role)
 
     async def start(self) -> None:
         """Register and decide the initial peers; waits while Consul is unreachable or

@@ -28,12 +28,19 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 from pysyncobj.journal import MetaStorer
 from pysyncobj.monotonic import monotonic as syncobj_clock
 
-from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer
+from loadtest_supervisor.cluster.contracts import NodeContext, NodeStatus, Peer, Role
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
+from loadtest_supervisor.cluster.wire import loadtest_pb2
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.raft.applied_log import AppliedLog
+from loadtest_supervisor.plugins.raft.member_feed import MemberFeed
+from loadtest_supervisor.plugins.raft.member_follow import Followed, MemberFollower
 from loadtest_supervisor.plugins.raft.prevote import PreVoteSyncObj, check_pysyncobj_internals
-from loadtest_supervisor.plugins.raft.replicated_state import ReplicatedState, validate_command
+from loadtest_supervisor.plugins.raft.replicated_state import (
+    PARTS,
+    ReplicatedState,
+    validate_command,
+)
 from loadtest_supervisor.plugins.raft.transport import GrpcTransport, RaftLinkServicer
 
 logger = logging.getLogger(__name__)
@@ -83,7 +90,15 @@ class RaftConsensus:
         self._address = context.advertise_addr
         self._node_id = context.node_id
         self._auth = auth or PeerAuth.from_settings(context.settings, context.node_id)
-        self.servicer = RaftLinkServicer()
+        self.member_feed = MemberFeed(self._publish)
+        self.servicer = RaftLinkServicer(self.member_feed)
+        self._role: Role = "voter"
+        # Addresses that sent this node Raft frames: they run Raft as voters, so the
+        # leader may add them; a member never sends any.
+        self._raft_senders: set[str] = set()
+        self._voters_full_logged: set[str] = set()
+        self._follower: MemberFollower | None = None
+        self._followed: dict[str, Any] = {"term": 0, **dict.fromkeys(PARTS)}
         self._node_ids: dict[str, str] = {self._address: self._node_id}
         self._workers: dict[str, int] = {self._address: context.workers}
         self._data_dir = Path(context.data_dir) / self._node_id
@@ -111,7 +126,14 @@ class RaftConsensus:
     async def start(self, peers: list[Peer], on_status: Callable[[NodeStatus], None]) -> None:
         self._on_status = on_status
         self._learn_peers(peers)
-        others = sorted({p.address for p in peers} - {self._address})
+        # The voters are the first CLUSTER_VOTERS of the addresses, in an order every
+        # node started with the same peers agrees on; the others follow as members.
+        addresses = sorted({p.address for p in peers} | {self._address})
+        voters = addresses[: self._context.settings.voters]
+        if self._address not in voters:
+            self._start_member(voters)
+            return
+        others = [a for a in voters if a != self._address]
         data_dir = self._data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         conf = SyncObjConf(
@@ -139,6 +161,7 @@ class RaftConsensus:
             workers=self._context.workers,
             on_node_id=self._learn_node_id,
             on_workers=self._learn_workers,
+            on_sender=self._raft_senders.add,
         )
         # pysyncobj reads the timeouts from its conf at every draw: _sample lowers them.
         self._conf = conf
@@ -159,13 +182,67 @@ class RaftConsensus:
             logger,
             "raft_started",
             node_id=self._node_id,
+            role="voter",
             address=self._address,
             members=",".join([self._address, *others]),
             data_dir=str(data_dir),
         )
 
+    def _start_member(self, voters: list[str]) -> None:
+        """Follow the leader's committed state without Raft (no journal, no tick thread)."""
+        self._role = "member"
+        self._status = replace(self._status, members=tuple(voters), role="member")
+        me = loadtest_pb2.NodeInfo(
+            node_id=self._node_id,
+            address=self._address,
+            version=self._context.version,
+            workers=self._context.workers,
+        )
+        self._follower = MemberFollower(self._auth, me, voters, self._on_followed)
+        self._follower.start()
+        log_event(
+            logger,
+            "raft_started",
+            node_id=self._node_id,
+            role="member",
+            address=self._address,
+            voters=",".join(voters),
+        )
+
+    def _on_followed(self, followed: Followed | None) -> None:
+        # On the loop: what the leader's stream said, or None once it is lost.
+        if followed is None:
+            status = replace(
+                self._status,
+                state="forming",
+                leader=None,
+                has_quorum=False,
+                reachable=(self._address,),
+            )
+        else:
+            if followed.state is not self._followed:
+                self._followed = followed.state
+                if self._on_committed is not None:
+                    self._on_committed(dict(followed.state))
+            leader = followed.leader_address
+            status = replace(
+                self._status,
+                state="follower",
+                term=followed.term,
+                leader=leader,
+                members=followed.voters,
+                has_quorum=True,
+                node_ids={self._address: self._node_id, leader: followed.leader_node_id},
+                reachable=(self._address, leader),
+                workers={self._address: self._context.workers},
+            )
+        if status != self._status:
+            self._set_status(status)
+
     def status(self) -> NodeStatus:
         status = self._status
+        if self._role == "member":
+            return status  # the follower's own silence check stands for freshness
         if status.state != "forming" and monotonic() - self._fresh_at > STALE_STATUS_S:
             return replace(status, state="forming", leader=None, has_quorum=False)
         return status
@@ -177,7 +254,21 @@ class RaftConsensus:
         async with self._membership:
             desired = {p.address for p in peers} | {self._address}
             current = set(self._status.members)
-            for address in sorted(desired - current):
+            # Only nodes that run Raft are added, and only up to CLUSTER_VOTERS: a
+            # member added as a voter would be a voter that never answers.
+            room = max(0, self._context.settings.voters - len(current))
+            joining = sorted((desired - current) & self._raft_senders)
+            for address in joining[room:]:
+                if address not in self._voters_full_logged:
+                    self._voters_full_logged.add(address)
+                    log_event(
+                        logger,
+                        "raft_voter_not_added",
+                        logging.WARNING,
+                        peer=address,
+                        why=f"CLUSTER_VOTERS={self._context.settings.voters} voters already",
+                    )
+            for address in joining[:room]:
                 if not await self._change_membership("add", address):
                     return
             if desired == {self._address}:
@@ -203,19 +294,28 @@ class RaftConsensus:
         await self._replicate(command)
 
     def committed(self) -> dict[str, Any]:
+        if self._role == "member":
+            return dict(self._followed)
         return self._state.snapshot()
 
     def on_committed(self, callback: Callable[[dict[str, Any]], None]) -> None:
         self._on_committed = callback
 
     def _applied(self, state: dict[str, Any]) -> None:
-        # pysyncobj applies on its tick thread; the node hears of it on its loop.
-        callback = self._on_committed
-        if callback is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(callback, state)
+        # pysyncobj applies on its tick thread; the node and the members hear of it on
+        # the loop.
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._applied_on_loop, state)
+
+    def _applied_on_loop(self, state: dict[str, Any]) -> None:
+        self.member_feed.state_applied(state)
+        if self._on_committed is not None:
+            self._on_committed(state)
 
     async def stop(self) -> None:
         self._on_status = None
+        if self._follower is not None:
+            await self._follower.stop()
         self._stopping.set()
         if self._owner is not None:
             await self._loop.run_in_executor(None, self._owner.join)
@@ -294,19 +394,31 @@ class RaftConsensus:
             state = "leader" if has_quorum else "forming"
         else:
             state = "follower" if leader is not None and has_quorum else "forming"
+        followers = self.member_feed.followers() if state == "leader" else {}
+        nonvoters = tuple(sorted(followers))
         status = NodeStatus(
             state=state,
             term=term,
             leader=leader if state != "forming" else None,
             members=members,
             has_quorum=has_quorum,
-            node_ids={a: n for a, n in self._node_ids.items() if a in members},
-            reachable=(self._address, *connected),
-            workers={a: n for a, n in self._workers.items() if a in members},
+            node_ids={
+                **{a: n for a, n in self._node_ids.items() if a in members},
+                **{a: f.node_id for a, f in followers.items()},
+            },
+            reachable=(self._address, *connected, *nonvoters),
+            workers={
+                **{a: n for a, n in self._workers.items() if a in members},
+                **{a: f.workers for a, f in followers.items()},
+            },
+            nonvoters=nonvoters,
         )
+        self.member_feed.status_changed(status, self._address, self._node_id)
+        if status != self._status:
+            self._set_status(status)
+
+    def _set_status(self, status: NodeStatus) -> None:
         old = self._status
-        if status == old:
-            return
         self._status = status
         if (old.state, old.term, old.leader) != (status.state, status.term, status.leader):
             log_event(
@@ -317,8 +429,9 @@ class RaftConsensus:
                 new=status.state,
                 term=status.term,
                 leader_id=status.leader_id,
-                members=len(members),
-                quorum=has_quorum,
+                members=len(status.members),
+                quorum=status.has_quorum,
+                role=status.role,
             )
         if status.state == "leader" and old.state != "leader":
             self._loop.create_task(self._fence(status.term))

@@ -68,11 +68,11 @@ def apply_command(state: dict[str, Any], command: dict[str, Any]) -> dict[str, A
         validate_command(updates)
     appended = updates.pop("timeline_append", None)
     if appended is not None:
-        updates["timeline"] = _timeline_appended(state.get("timeline") or {}, appended)
+        updates["timeline"] = timeline_appended(state.get("timeline") or {}, appended)
     return {**state, **updates, "term": term}
 
 
-def _timeline_appended(held: dict[str, Any], append: dict[str, Any]) -> dict[str, Any]:
+def timeline_appended(held: dict[str, Any], append: dict[str, Any]) -> dict[str, Any]:
     run_id = append["run_id"]
     timeline = held.get(run_id) or {"points": [], "events": []}
     points = timeline["points"]

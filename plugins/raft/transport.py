@@ -31,6 +31,7 @@ from loadtest_supervisor.cluster.peer_auth import PeerAuth, authenticated_node_i
 from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.raft import codec
+from loadtest_supervisor.plugins.raft.member_feed import MemberFeed
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,9 @@ class RaftLinkServicer(loadtest_pb2_grpc.RaftServicer):
     """Receives peers' Raft streams. Registered on the gRPC server before Raft starts;
     frames that arrive before a transport is attached are dropped (Raft resends)."""
 
-    def __init__(self) -> None:
+    def __init__(self, member_feed: MemberFeed) -> None:
         self._deliver: Deliver | None = None
+        self._member_feed = member_feed
         # Frames handed to the codec: tests prove it stays 0 for unauthenticated callers.
         self.decode_attempts = 0
 
@@ -87,6 +89,12 @@ class RaftLinkServicer(loadtest_pb2_grpc.RaftServicer):
                 self._deliver(frame.sender_address, node_id, message)
         return loadtest_pb2.StreamAck(frames=accepted)
 
+    async def Follow(  # noqa: N802 (gRPC method name)
+        self, request: loadtest_pb2.FollowRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[loadtest_pb2.FollowUpdate]:
+        async for update in self._member_feed.follow(request, context):
+            yield update
+
 
 class _Link:
     """The outgoing stream to one peer, owned by the loop."""
@@ -116,6 +124,7 @@ class GrpcTransport(Transport):
         workers: int,
         on_node_id: Callable[[str, str], None],
         on_workers: Callable[[str, int], None],
+        on_sender: Callable[[str], None],
     ) -> None:
         super().__init__(syncObj, selfNode, otherNodes)
         self._loop = loop
@@ -123,6 +132,7 @@ class GrpcTransport(Transport):
         self._servicer = servicer
         self._on_node_id = on_node_id
         self._on_workers = on_workers
+        self._on_sender = on_sender
         self._me = loadtest_pb2.NodeInfo(
             node_id=node_id, address=selfNode.id, version=version, workers=workers
         )
@@ -187,6 +197,7 @@ class GrpcTransport(Transport):
     def _on_frame(self, address: str, node_id: str | None, message: dict[str, Any]) -> None:
         if node_id:
             self._on_node_id(address, node_id)
+        self._on_sender(address)
         self._post("message", address, message)
 
     def _enqueue(self, link: _Link, frame: bytes) -> None:

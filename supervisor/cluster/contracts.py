@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from loadtest_supervisor.config.models import NodeSettings
 
 State = Literal["standalone", "forming", "follower", "leader"]
+# A voter takes part in Raft; a member follows the leader's committed state (§12.1).
+Role = Literal["voter", "member"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,13 @@ class Peer:
 class NodeStatus:
     """What consensus knows, as the health endpoint reports it.
 
-    ``members`` are the voting members' addresses, self included; ``reachable`` those
-    of them this node has a live link to, self included; ``workers`` how many load
-    workers each runs when a plan does not say (from the handshake);
+    ``members`` are the voting members' addresses, self included; ``nonvoters`` the
+    non-voting members following this node (a leader's status only); ``reachable``
+    those of either this node has a live link to, self included; ``workers`` how many
+    load workers each runs when a plan does not say (from the handshake);
     ``leader`` is the leader's address; ``node_ids`` maps addresses to node ids
-    where known (learned from the authenticated peer handshake).
+    where known (learned from the authenticated peer handshake); ``role`` is this
+    node's own.
     """
 
     state: State
@@ -47,6 +51,8 @@ class NodeStatus:
     node_ids: dict[str, str] = field(default_factory=dict)
     reachable: tuple[str, ...] = ()
     workers: dict[str, int] = field(default_factory=dict)  # address -> its load workers
+    role: Role = "voter"
+    nonvoters: tuple[str, ...] = ()
 
     @property
     def leader_id(self) -> str | None:

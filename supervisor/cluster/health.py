@@ -78,6 +78,8 @@ class ClusterView:
             "term": status.term,
             "peers": max(len(status.members), 1),
             "cluster_ready": ready,
+            # Known once consensus has started: a member is one only from then on.
+            "role": status.role if self.consensus is not None else None,
         }
         if self.discovery is not None and (error := self.discovery.problem()):
             doc["discovery_error"] = error

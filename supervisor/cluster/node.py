@@ -112,6 +112,7 @@ class ClusterNode:
         self.view = ClusterView(settings.node_id, self.context.advertise_addr)
         self._state = "forming"
         self._leader_id: str | None = None
+        self._role: str | None = None  # None until consensus has started and said
         self._peers: list[Peer] = []
         self._grpc: GrpcServer | None = None
         self._api: HttpApiServer | None = None
@@ -223,6 +224,7 @@ class ClusterNode:
             await consensus.start(self._peers, self.on_status)
             self._consensus = consensus
             self.view.consensus = consensus
+            self.on_status(consensus.status())  # with its role, known now
             self._clock.start()
             self._pusher.start()
         except Exception as exc:  # a plugin's failure, told plainly rather than as a traceback
@@ -289,10 +291,12 @@ class ClusterNode:
             self._results.lead(new_state == "leader")
         if self._runs is not None and self._consensus is not None:
             self._runs.on_status(status)
+        role = status.role if self._consensus is not None else None
         # A follower whose leader changed has changed too: the health document did.
-        if new_state == self._state and leader_id == self._leader_id:
+        if (new_state, leader_id, role) == (self._state, self._leader_id, self._role):
             return
         old_state, self._state, self._leader_id = self._state, new_state, leader_id
+        self._role = role
         if self._clock is not None:
             self._clock.leader_changed()
         log_event(
@@ -302,6 +306,7 @@ class ClusterNode:
             new=new_state,
             term=status.term,
             leader_id=leader_id,
+            role=role,
         )
         self._tell(
             "loadtest_state_changed",
@@ -309,6 +314,7 @@ class ClusterNode:
             new=new_state,
             term=status.term,
             leader_id=leader_id,
+            role=role,
         )
         if new_state == "leader" and old_state != "leader":
             self._tell("loadtest_elected_leader", term=status.term)

@@ -32,7 +32,7 @@ def overview(
     shares = (run or {}).get("shares") or {}
     lost = (run or {}).get("lost") or {}
     nodes = []
-    for address in sorted(set(status.members) | {advertise_addr}):
+    for address in sorted({*status.members, *status.nonvoters, advertise_addr}):
         member_id = node_id if address == advertise_addr else status.node_ids.get(address)
         if address == advertise_addr:
             member_state = state
@@ -52,6 +52,7 @@ def overview(
                 "term": status.term if known else None,
                 "share": _share(shares, member_id),
                 "workers": status.workers.get(address),
+                "role": _role(address, advertise_addr, status),
             }
         )
     members = {entry["node_id"] for entry in nodes}
@@ -75,6 +76,12 @@ def overview(
     if config_error := committed.get("config_error"):
         document["config_error"] = config_error["message"]
     return document
+
+
+def _role(address: str, advertise_addr: str, status: NodeStatus) -> str:
+    if address == advertise_addr:
+        return status.role
+    return "voter" if address in status.members else "member"
 
 
 def _share(shares: dict[str, Any], node_id: str | None) -> float | None:

@@ -160,6 +160,9 @@ class RunKeeper:
         self._starting: asyncio.TimerHandle | None = None
         self._proposing = False
         self._unreachable_since: dict[str, float] = {}
+        # Non-voting members seen following this leader (address -> node id, workers):
+        # one whose stream ends is in no status any more, yet gets a dead voter's grace.
+        self._nonvoters: dict[str, tuple[str, int]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
     def on_committed(self, state: dict[str, Any]) -> None:
@@ -176,6 +179,7 @@ class RunKeeper:
             asyncio.ensure_future(self._lead(self._consensus.committed()))
         else:
             self._unreachable_since.clear()
+            self._nonvoters.clear()
         if state == "forming":
             self._orphan_watch()
         elif self._orphaned is not None:
@@ -366,18 +370,26 @@ class RunKeeper:
         give up on; the plan's ``load.workers``, when it sets them, for every member."""
         status = self._consensus.status()
         reachable = set(status.reachable)
+        for address in status.nonvoters:
+            self._nonvoters[address] = (
+                status.node_ids.get(address, address),
+                status.workers.get(address, 1),
+            )
+        nodes = {a: (status.node_ids.get(a, a), status.workers.get(a, 1)) for a in status.members}
+        nodes.update(self._nonvoters)
         now = monotonic()
         live = {}
-        for address in status.members:
+        for address, (node_id, own_workers) in nodes.items():
             if address not in reachable:
                 since = self._unreachable_since.setdefault(address, now)
                 if now - since >= self._give_up_after:
+                    if self._nonvoters.pop(address, None) is not None:
+                        del self._unreachable_since[address]
                     continue
                 self._at(since + self._give_up_after - now + 0.05, address)
             else:
                 self._unreachable_since.pop(address, None)
-            workers = plan.load.workers or status.workers.get(address, 1)
-            live[status.node_ids.get(address, address)] = workers
+            live[node_id] = plan.load.workers or own_workers
         return live
 
     def plan_of(self, run: dict[str, Any]) -> TestPlan | None:

@@ -41,6 +41,7 @@ from loadtest_supervisor.config.values import (
     LoadModel,
     Method,
     Missing,
+    OddInt1,
     OptBody,
     OptCron,
     OptDuration,
@@ -318,6 +319,9 @@ class NodeSettings(_Model):
     # from the voting members: long enough that a stalled or restarting node does
     # not shrink the quorum (Consul's shortest deregister window).
     member_remove_after: Duration = 60.0
+    # How many nodes vote in Raft; the others follow the leader as non-voting members
+    # (docs/design.md §12.1).
+    voters: OddInt1 = 5
     # The name of an installed config source plugin; the plugin manager checks it.
     config_source: OptText = None
     # Bearer token of the HTTP API's mutating endpoints; unset, they answer 403.

@@ -75,6 +75,18 @@ def _int_at_least(minimum: int) -> Callable[[Any], int]:
     return parse
 
 
+def _odd_at_least_1(value: Any) -> int:
+    # A voting set of even size tolerates no more failures than the odd size below it
+    # and needs one more vote for every commit.
+    try:
+        number = _int_at_least(1)(value)
+    except ValueError:
+        number = 0
+    if number % 2 == 0:
+        raise ValueError("must be an odd integer >= 1 (3 or 5 for most fleets)")
+    return number
+
+
 def _number(*, positive: bool) -> Callable[[Any], float]:
     # "finite": inf and nan parse as floats, and "inf is a number > 0" would puzzle.
     allowed = "a finite number > 0" if positive else "a finite number >= 0"
@@ -313,6 +325,7 @@ _AS_DURATION = PlainSerializer(_serialize_duration, return_type=str | None, when
 
 Bool = Annotated[bool, BeforeValidator(parse_bool)]
 Int1 = Annotated[int, BeforeValidator(_int_at_least(1))]
+OddInt1 = Annotated[int, BeforeValidator(_odd_at_least_1)]
 OptInt1 = Annotated[int | None, BeforeValidator(_optional(_int_at_least(1)))]
 OptPositive = Annotated[float | None, BeforeValidator(_optional(_number(positive=True)))]
 OptNonNegative = Annotated[float | None, BeforeValidator(_optional(_number(positive=False)))]

@@ -35,6 +35,7 @@ from loadtest_supervisor.cluster.peer_auth import (
 from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
 from loadtest_supervisor.config.models import NodeSettings
 from loadtest_supervisor.plugins.raft import codec
+from loadtest_supervisor.plugins.raft.member_feed import MemberFeed
 from loadtest_supervisor.plugins.raft.transport import HELLO_METHOD, STREAM_METHOD, RaftLinkServicer
 
 SECRET = "correct horse battery staple"
@@ -73,7 +74,7 @@ class Server:
 
 def run_with_server(auth: PeerAuth, body: Callable[[Server], Awaitable[None]]) -> None:
     async def main() -> None:
-        servicer = RaftLinkServicer()
+        servicer = RaftLinkServicer(MemberFeed(lambda: None))
         delivered: list[tuple[str, str | None, dict[str, Any]]] = []
         servicer.attach(lambda *frame: delivered.append(frame))
         grpc_server = await start_grpc_server(

@@ -78,10 +78,12 @@ class PluginNode:
         self.discovery = self.pm.hook.loadtest_make_discovery(context=self.context)
         return self
 
-    def tell_state(self, new: str, term: int, leader_id: str | None = None) -> None:
+    def tell_state(
+        self, new: str, term: int, leader_id: str | None = None, role: str | None = None
+    ) -> None:
         old, self.state, self.term = self.state, new, term
         self.pm.hook.loadtest_state_changed(
-            context=self.context, old=old, new=new, term=term, leader_id=leader_id
+            context=self.context, old=old, new=new, term=term, leader_id=leader_id, role=role
         )
 
     async def close(self) -> None:

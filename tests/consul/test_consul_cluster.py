@@ -320,3 +320,39 @@ def _health_or_none(node: NodeProcess) -> dict[str, Any] | None:
 def _answers_without_discovery_error(node: NodeProcess) -> bool:
     doc = _health_or_none(node)
     return doc is not None and "discovery_error" not in doc
+
+
+def test_the_role_is_a_tag_and_voter_resolves_the_voters(
+    consul: ConsulAgent, tmp_path: Path
+) -> None:
+    """CLUSTER_VOTERS=3: a fourth node joining through Consul follows as a member; the
+    registrations carry [state, role] and voter.<service> / member.<service> resolve."""
+    cluster = consul_cluster(tmp_path / "cluster", consul, CLUSTER_VOTERS="3")
+    service = cluster.service  # type: ignore[attr-defined]
+    with cluster:
+        cluster.start(4, order=[0, 1, 2])
+        voters = [cluster.node(i) for i in range(3)]
+        leader_id, _ = cluster.wait_for_agreement(timeout=30, nodes=voters)
+        fourth = cluster.node(3).start()
+        assert cluster.wait_for_agreement(timeout=30)[0] == leader_id
+        assert fourth.health()["role"] == "member"
+        assert peers_reported(cluster, cluster.nodes) == {3}
+
+        def tags() -> dict[str, list[str]]:
+            _, entries = consul.client.catalog.service(service)
+            return {e["ServiceID"]: e["ServiceTags"] for e in entries}
+
+        expected = {n.node_id: ["follower", "voter"] for n in voters}
+        expected[leader_id] = ["leader", "voter"]
+        expected[fourth.node_id] = ["follower", "member"]
+        wait_for(lambda: tags() == expected, timeout=10, what=f"the tags {expected}")
+        wait_for(
+            lambda: service_dns(consul, service, "voter") == {n.host for n in voters},
+            timeout=10,
+            what="voter. DNS",
+        )
+        wait_for(
+            lambda: service_dns(consul, service, "member") == {fourth.host},
+            timeout=10,
+            what="member. DNS (passing checks only)",
+        )

@@ -54,3 +54,44 @@ def test_a_forming_node_shows_no_leader():
     document = overview("a", A, "forming", status, {})
     assert document["leader_id"] is None and not document["cluster_ready"]
     assert states(document)["a"] == ("forming", 2, None)
+
+
+def test_the_leader_lists_its_members_beside_its_voters():
+    member = "10.0.0.4:7000"
+    status = NodeStatus(
+        "leader",
+        4,
+        A,
+        (A, B, C),
+        True,
+        node_ids={**IDS, member: "m"},
+        reachable=(A, B, C, member),
+        nonvoters=(member,),
+    )
+    document = overview("a", A, "leader", status, {})
+    roles = {n["node_id"]: (n["state"], n["role"]) for n in document["nodes"]}
+    assert roles == {
+        "a": ("leader", "voter"),
+        "b": ("follower", "voter"),
+        "c": ("follower", "voter"),
+        "m": ("follower", "member"),
+    }
+
+
+def test_a_member_says_so_of_itself():
+    member = "10.0.0.4:7000"
+    status = NodeStatus(
+        "follower",
+        4,
+        A,
+        (A, B, C),
+        True,
+        node_ids={A: "a", member: "m"},
+        reachable=(member, A),
+        role="member",
+    )
+    document = overview("m", member, "follower", status, {})
+    assert {n["node_id"]: n["role"] for n in document["nodes"] if n["node_id"]} == {
+        "a": "voter",
+        "m": "member",
+    }

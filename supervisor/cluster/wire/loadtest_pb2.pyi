@@ -30,6 +30,28 @@ class HelloReply(_message.Message):
     node: NodeInfo
     def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ...) -> None: ...
 
+class FollowRequest(_message.Message):
+    __slots__ = ("node",)
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    node: NodeInfo
+    def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ...) -> None: ...
+
+class FollowUpdate(_message.Message):
+    __slots__ = ("leading", "leader_address", "leader_node_id", "term", "voters", "parts_json")
+    LEADING_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    LEADER_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    VOTERS_FIELD_NUMBER: _ClassVar[int]
+    PARTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    leading: bool
+    leader_address: str
+    leader_node_id: str
+    term: int
+    voters: _containers.RepeatedScalarFieldContainer[str]
+    parts_json: str
+    def __init__(self, leading: _Optional[bool] = ..., leader_address: _Optional[str] = ..., leader_node_id: _Optional[str] = ..., term: _Optional[int] = ..., voters: _Optional[_Iterable[str]] = ..., parts_json: _Optional[str] = ...) -> None: ...
+
 class RaftFrame(_message.Message):
     __slots__ = ("sender_address", "sender_node_id", "message")
     SENDER_ADDRESS_FIELD_NUMBER: _ClassVar[int]

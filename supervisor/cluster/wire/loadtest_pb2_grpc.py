@@ -118,6 +118,11 @@ class RaftStub:
                 request_serializer=loadtest__pb2.RaftFrame.SerializeToString,
                 response_deserializer=loadtest__pb2.StreamAck.FromString,
                 _registered_method=True)
+        self.Follow = channel.unary_stream(
+                '/loadtest.v1.Raft/Follow',
+                request_serializer=loadtest__pb2.FollowRequest.SerializeToString,
+                response_deserializer=loadtest__pb2.FollowUpdate.FromString,
+                _registered_method=True)
 
 
 class RaftServicer:
@@ -130,6 +135,16 @@ class RaftServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Follow(self, request, context):
+        """A non-voting member follows the leader's committed state (DESIGN.md §12.1): the
+        leader sends every part of the state first, then the parts that changed, and an
+        empty update every second while nothing does. A node that is not the leader with
+        quorum answers one update with leading=false (and the leader it knows) and ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RaftServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +152,11 @@ def add_RaftServicer_to_server(servicer, server):
                     servicer.Stream,
                     request_deserializer=loadtest__pb2.RaftFrame.FromString,
                     response_serializer=loadtest__pb2.StreamAck.SerializeToString,
+            ),
+            'Follow': grpc.unary_stream_rpc_method_handler(
+                    servicer.Follow,
+                    request_deserializer=loadtest__pb2.FollowRequest.FromString,
+                    response_serializer=loadtest__pb2.FollowUpdate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -167,6 +187,33 @@ class Raft:
             '/loadtest.v1.Raft/Stream',
             loadtest__pb2.RaftFrame.SerializeToString,
             loadtest__pb2.StreamAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Follow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/loadtest.v1.Raft/Follow',
+            loadtest__pb2.FollowRequest.SerializeToString,
+            loadtest__pb2.FollowUpdate.FromString,
             options,
             channel_credentials,
             insecure,

@@ -169,6 +169,9 @@ def test_tls_env_files(tmp_path: Path) -> None:
         ({"CLUSTER_INSECURE": "true"}, "insecure", True),
         ({"CLUSTER_DATA_DIR": "/var/lib/lt"}, "data_dir", "/var/lib/lt"),
         ({"CLUSTER_CONFIG_SOURCE": "consul-kv"}, "config_source", "consul-kv"),
+        ({}, "voters", 5),
+        ({"CLUSTER_VOTERS": "3"}, "voters", 3),
+        ({"CLUSTER_VOTERS": "1"}, "voters", 1),
     ],
 )
 def test_node_env_vars(env: dict[str, str], attribute: str, expected: Any) -> None:
@@ -291,6 +294,18 @@ def test_env_var_bad_integer() -> None:
         (
             {"CLUSTER_NODES": "a:7000,b"},
             "CLUSTER_NODES[1]='b': must be host:port (IPv6 as [addr]:port), e.g. 10.0.0.5:7000",
+        ),
+        (
+            {"CLUSTER_VOTERS": "4"},
+            "CLUSTER_VOTERS='4': must be an odd integer >= 1 (3 or 5 for most fleets)",
+        ),
+        (
+            {"CLUSTER_VOTERS": "0"},
+            "CLUSTER_VOTERS='0': must be an odd integer >= 1 (3 or 5 for most fleets)",
+        ),
+        (
+            {"CLUSTER_VOTERS": "three"},
+            "CLUSTER_VOTERS='three': must be an odd integer >= 1 (3 or 5 for most fleets)",
         ),
         (
             {"CLUSTER_ADVERTISE_ADDR": "0.0.0.0:0"},

@@ -1,0 +1,157 @@
+"""``Raft.Follow`` on real gRPC servers with real peer authentication, in one process
+(docs/design.md §12.1): a member finds the leader through a voter, receives the committed
+state and its changes, counts as the leader's follower while its stream lives, and is
+``forming`` once the leader stops leading."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loadtest_supervisor.cluster.contracts import NodeStatus
+from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
+from loadtest_supervisor.cluster.peer_auth import PeerAuth
+from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
+from loadtest_supervisor.plugins.raft.member_feed import MemberFeed
+from loadtest_supervisor.plugins.raft.member_follow import Followed, MemberFollower
+from loadtest_supervisor.plugins.raft.transport import RaftLinkServicer
+from tests.support.polling import eventually
+
+SECRET = b"correct horse battery staple"
+MEMBER = "127.0.0.1:1"  # the member's advertised address: the leader never dials it
+
+
+class Voter:
+    """A gRPC server with a member feed, told its status by the test."""
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        self.followers_changed = 0
+        self.feed = MemberFeed(self._changed)
+        self.server: GrpcServer | None = None
+
+    def _changed(self) -> None:
+        self.followers_changed += 1
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        return f"127.0.0.1:{self.server.port}"
+
+    async def start(self) -> Voter:
+        servicer = RaftLinkServicer(self.feed)
+        self.server = await start_grpc_server(
+            "127.0.0.1:0",
+            PeerAuth(self.node_id, SECRET, None),
+            lambda s: loadtest_pb2_grpc.add_RaftServicer_to_server(servicer, s),
+            max_message_bytes=4 << 20,
+            max_streams=100,
+            node_id=self.node_id,
+            advertise_addr="127.0.0.1:0",
+            version="test",
+        )
+        return self
+
+    def tell(self, state: str, term: int, leader: Voter | None, voters: list[Voter]) -> None:
+        ids = {v.address: v.node_id for v in voters}
+        status = NodeStatus(
+            state,  # type: ignore[arg-type]
+            term,
+            leader.address if leader else None,
+            tuple(ids),
+            leader is not None,
+            node_ids=ids,
+        )
+        self.feed.status_changed(status, self.address, self.node_id)
+
+
+def run(body: Callable[[list[Voter], list[Followed | None]], Awaitable[None]]) -> None:
+    async def main() -> None:
+        voters = [await Voter(f"v{i}").start() for i in range(2)]
+        updates: list[Followed | None] = []
+        try:
+            await body(voters, updates)
+        finally:
+            for voter in voters:
+                assert voter.server is not None
+                await voter.server.stop(0)
+
+    asyncio.run(main())
+
+
+def member(
+    voters: list[str], updates: list[Followed | None], node_id: str = "m1"
+) -> MemberFollower:
+    me = loadtest_pb2.NodeInfo(node_id=node_id, address=MEMBER, workers=3)
+    return MemberFollower(PeerAuth(node_id, SECRET, None), me, voters, updates.append)
+
+
+def latest(updates: list[Followed | None]) -> Followed | None:
+    return updates[-1] if updates else None
+
+
+def test_a_member_finds_the_leader_through_a_voter_and_follows_its_state() -> None:
+    async def body(voters: list[Voter], updates: list[Followed | None]) -> None:
+        leader, voter = voters
+        for v in voters:
+            v.tell("leader" if v is leader else "follower", 3, leader, voters)
+        state: dict[str, Any] = {"term": 3, "config": {"sha256": "a" * 64}, "run": None}
+        leader.feed.state_applied(state)
+        follower = member([voter.address], updates)  # it only knows the other voter
+        follower.start()
+        try:
+            first = await eventually(
+                lambda: (u := latest(updates)) and u.state.get("config") and u, timeout=10
+            )
+            assert (first.leader_address, first.leader_node_id, first.term) == (
+                leader.address,
+                "v0",
+                3,
+            )
+            assert first.state == state
+            assert set(first.voters) == {leader.address, voter.address}
+            # The leader counts it as a follower, with its id and workers.
+            assert {a: (f.node_id, f.workers) for a, f in leader.feed.followers().items()} == {
+                MEMBER: ("m1", 3)
+            }
+            assert voter.feed.followers() == {}
+
+            run_record = {"run_id": "r1", "shares": {}}
+            leader.feed.state_applied({**state, "run": run_record})
+            await eventually(
+                lambda: (u := latest(updates)) and u.state.get("run") == run_record, timeout=5
+            )
+
+            # Deposed: the stream ends, the member is leaderless, the leader forgets it.
+            leader.tell("follower", 4, voter, voters)
+            await eventually(lambda: updates and updates[-1] is None, timeout=5)
+            await eventually(lambda: leader.feed.followers() == {}, timeout=5)
+            assert leader.followers_changed >= 2
+        finally:
+            await follower.stop()
+
+    run(body)
+
+
+def test_a_member_whose_id_is_not_the_callers_is_refused() -> None:
+    async def body(voters: list[Voter], updates: list[Followed | None]) -> None:
+        leader, _ = voters
+        leader.tell("leader", 1, leader, voters)
+        me = loadtest_pb2.NodeInfo(node_id="someone-else", address=MEMBER, workers=1)
+        channel = PeerAuth("m1", SECRET, None).channel(leader.address)
+        call = loadtest_pb2_grpc.RaftStub(channel).Follow(
+            loadtest_pb2.FollowRequest(node=me),
+            metadata=PeerAuth("m1", SECRET, None).call_metadata("/loadtest.v1.Raft/Follow"),
+        )
+        try:
+            await call.read()
+        except Exception as e:  # noqa: BLE001 (the code is what is checked)
+            assert "PERMISSION_DENIED" in repr(e)
+        else:
+            raise AssertionError("a member claiming another id was served")
+        finally:
+            await channel.close()
+        assert leader.feed.followers() == {}
+
+    run(body)
