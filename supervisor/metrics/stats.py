@@ -43,10 +43,6 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LATENCY_LOWEST_US, LATENCY_HIGHEST_US, LATENCY_DIGITS)
 
 
-def _clamp_us(value: int) -> int:
-    return min(max(value, LATENCY_LOWEST_US), LATENCY_HIGHEST_US)
-
-
 class Stats:
     """Counters and a latency histogram for one worker, or for one step in it.
 
@@ -54,8 +50,8 @@ class Stats:
     the (latency, status) pair; the request count, the status counts and the
     histogram are brought up to date from those pairs when read. Latencies are
     exact integers in µs, and a worker sees far fewer distinct pairs than requests
-    per second, so ``record_value(v, count)`` per distinct pair is cheap where one
-    call per request (about 1.3 µs each) would cost a tenth of the request budget.
+    per second, so one histogram update per distinct pair (``_flush``) is cheap where
+    one per request would cost a good part of the request budget.
     """
 
     __slots__ = ("_requests", "_status", "errors", "_pending", "_hist")
@@ -94,17 +90,50 @@ class Stats:
         return self._hist
 
     def _flush(self) -> None:
-        if not self._pending:
+        """Bring the counts and the histogram up to date from the pending pairs.
+
+        The histogram takes each distinct latency as ``record_value(v, count)`` would,
+        to the count, min and max, but its bucket index is worked out here and the
+        count added through the counts' buffer: hdrh's ``record_value`` is six Python
+        calls (about 2 µs) a value, and a second of a busy worker holds thousands of
+        distinct latencies, which made this flush a tenth of the worker's CPU.
+        """
+        pending = self._pending
+        if not pending:
             return
-        record, statuses = self._hist.record_value, self._status
-        for key, count in self._pending.items():
-            latency_us, status = key >> _STATUS_BITS, key & _STATUS_MASK
-            self._requests += count
+        hist, statuses = self._hist, self._status
+        counts = _counts_view(hist)
+        # record_value's index (hdrh's _counts_index_for), its constants read once.
+        unit = hist.unit_magnitude
+        mask = hist.sub_bucket_mask
+        magnitude = unit + hist.sub_bucket_half_count_magnitude + 1
+        half_magnitude = hist.sub_bucket_half_count_magnitude
+        half = hist.sub_bucket_half_count
+        low, high = hist.min_value, hist.max_value
+        requests = recorded = 0
+        for key, count in pending.items():
+            requests += count
+            status = key & _STATUS_MASK
             if status:
                 statuses[status] += count
-            if latency_us >= 0:
-                record(_clamp_us(latency_us), count)
-        self._pending.clear()
+            value = key >> _STATUS_BITS
+            if value < 0:
+                continue  # no latency to report
+            if value < LATENCY_LOWEST_US:
+                value = LATENCY_LOWEST_US
+            elif value > LATENCY_HIGHEST_US:
+                value = LATENCY_HIGHEST_US
+            bucket = (value | mask).bit_length() - magnitude
+            counts[((bucket + 1) << half_magnitude) + (value >> (bucket + unit)) - half] += count
+            recorded += count
+            if value < low:
+                low = value
+            if value > high:
+                high = value
+        self._requests += requests
+        hist.total_count += recorded
+        hist.min_value, hist.max_value = low, high
+        pending.clear()
 
     def snapshot(self) -> dict[str, Any]:
         """A cumulative, picklable copy of everything recorded so far."""
@@ -192,9 +221,14 @@ def recorded_buckets(hist: HdrHistogram) -> tuple[list[int], list[int]]:
 
 def counts_of(hist: HdrHistogram) -> list[int]:
     """Every bucket's count, read in C."""
+    return _counts_view(hist).tolist()
+
+
+def _counts_view(hist: HdrHistogram) -> memoryview:
+    """The histogram's counts as a writable view of their buffer: its element access
+    costs a fraction of the ctypes array's (~100 ns each)."""
     raw = hist.counts
-    # Through the buffer, not the ctypes array: its element access costs ~100 ns each.
-    return memoryview(raw).cast("B").cast(_WORD[ctypes.sizeof(raw._type_)]).tolist()
+    return memoryview(raw).cast("B").cast(_WORD[ctypes.sizeof(raw._type_)])
 
 
 _WORD = {4: "I", 8: "Q"}
