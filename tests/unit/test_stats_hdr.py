@@ -1,18 +1,24 @@
-"""Stats records into its HdrHistogram exactly as hdrh's own ``record_value`` would.
+"""Where metrics.stats does HdrHistogram's arithmetic itself, it gets hdrh's results.
 
 ``Stats._flush`` works out each latency's bucket itself (hdrh's ``record_value`` costs
-about 2 µs a value in Python, a tenth of a busy worker's CPU), so these tests hold it
-to hdrh's result, count for count, over the whole trackable range and past both ends.
+about 2 µs a value in Python, a tenth of a busy worker's CPU), and ``bucket_values``
+each bucket's equivalent values (hdrh's calls per bucket cost a run a fixed ~0.1 s), so
+these tests hold both to hdrh's own, value for value, over the whole trackable range.
 """
 
 from __future__ import annotations
 
 import random
 
+import pytest
+from hdrh.histogram import HdrHistogram
+
 from loadtest_supervisor.metrics.stats import (
+    LATENCY_DIGITS,
     LATENCY_HIGHEST_US,
     LATENCY_LOWEST_US,
     Stats,
+    bucket_values,
     counts_of,
     new_histogram,
 )
@@ -68,3 +74,22 @@ def test_requests_statuses_and_errors_count_every_record() -> None:
     # The connect failure has no latency; every other request has one.
     assert stats.histogram.get_total_count() == 4
     assert stats.histogram.get_max_value() == _recorded_by_hdrh([2_000_000]).get_max_value()
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        (LATENCY_LOWEST_US, LATENCY_HIGHEST_US, LATENCY_DIGITS),  # the engine's
+        (1000, 10**9, 2),
+        (1, 100_000, 5),
+        (7, 10**6, 1),
+    ],
+)
+def test_bucket_values_are_hdrhs_for_every_index(layout: tuple[int, int, int]) -> None:
+    hist = HdrHistogram(*layout)
+    highest = [
+        hist.get_highest_equivalent_value(hist.get_value_from_index(i))
+        for i in range(hist.counts_len)
+    ]
+    median = [hist._hdr_median_equiv_value(value) for value in highest]
+    assert bucket_values(hist) == (highest, median)
