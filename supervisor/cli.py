@@ -5,7 +5,7 @@ It exits with one of ``exit_codes.ExitCode``; argparse's own usage errors exit 2
 Every spawned load worker imports this module again (multiprocessing runs the parent's
 main script, the console script, in each child), so it imports at the top only what
 parsing the arguments needs; loading settings and running import their modules in
-``run``. A worker that imported them too paid ~0.05 s of CPU for nothing.
+``run``. A worker that imported them too paid 0.05 to 0.1 s of CPU for nothing.
 """
 
 from __future__ import annotations
