@@ -4,12 +4,15 @@ One nginx (one worker process, pinned to core 1) serves a tiny static 200 over
 keep-alive; each generator in turn, pinned to core 0, drives it with the same
 number of connections for the same time. For each generator we record req/s,
 p99 latency and the CPU time (user + sys) of its whole process tree per request.
-The engine runs with one worker and with two, both on core 0, in several pairs
-(a single pair moves by ±10 % on a shared machine), to check that splitting the
-same load over more workers does not cost CPU per request.
-For the engine a steady-state figure comes next to the whole-run one: CPU of the
-supervisor and its workers (/proc) over requests (its Prometheus /metrics) between
-two instants inside the run, so the workers' start-up is left out.
+The engine runs with one worker and with two, both on core 0, and wrk, in several
+rounds (a single run moves by ±10 % on a shared machine): the engine's CPU per request
+against wrk's is judged on the median of the rounds' ratios, and the 1 → 2 workers
+change (splitting the same load over more workers must not cost CPU per request) on
+the median of the rounds' pairs.
+For the engine and wrk a steady-state figure comes next to the whole-run one: CPU of
+the generator's process tree (/proc) over nginx's own count of requests served between
+two instants inside the run, so start-up and shutdown are left out (for the engine also
+over its own count, its Prometheus /metrics).
 
     .venv/bin/python -m bench.http_throughput [--duration 20] [--connections 64] [--pairs 5]
 
@@ -29,7 +32,7 @@ from pathlib import Path
 
 from bench.results_md import replace_section
 from bench.throughput.generators import SERVER_CORE, run_engine, run_locust, run_wrk
-from bench.throughput.measure import Pair, Result
+from bench.throughput.measure import Pair, Result, VsWrk
 from bench.throughput.report import BEGIN, END, report, show
 from tests.services import Nginx
 
@@ -51,7 +54,8 @@ def main() -> None:
         "--pairs",
         type=int,
         default=5,
-        help="engine 1-worker/2-worker pairs for the scaling goal (the first is the main run's)",
+        help="rounds of the engine with 1 and 2 workers and wrk, for the scaling goal and the "
+        "ratio to wrk (the first round is the main run's)",
     )
     args = parser.parse_args()
     wanted = args.only.split(",")
@@ -72,23 +76,33 @@ def main() -> None:
             "engine1": lambda: run_engine(nginx, args.duration, args.connections, 1, tmp),
             "engine2": lambda: run_engine(nginx, args.duration, args.connections, 2, tmp),
             "locust": lambda: run_locust(url, args.duration, args.connections, tmp),
-            "wrk": lambda: run_wrk(url, args.duration, args.connections),
+            "wrk": lambda: run_wrk(nginx, args.duration, args.connections),
         }
         for key in wanted:
             result = results[key] = runners[key]()
             show(result)
         pairs: list[Pair] = []
-        if {"engine1", "engine2"} <= set(results):
-            pairs.append(Pair(results["engine1"], results["engine2"], two_first=False))
-            print(pairs[-1].line(), flush=True)
-            for n in range(1, args.pairs):
-                two_first = n % 2 == 1
-                order = ("engine2", "engine1") if two_first else ("engine1", "engine2")
-                extra = {key: runners[key]() for key in order}
+        vs_wrk: list[VsWrk] = []
+        rounds = [key for key in ("wrk", "engine1", "engine2") if key in results]
+        for n in range(args.pairs):
+            if n == 0:
+                order, got = wanted, results
+            else:
+                # Later rounds alternate their order, so that neither side always
+                # runs first (on a shared machine the load drifts over minutes).
+                order = rounds[::-1] if n % 2 == 1 else rounds
+                got = {key: runners[key]() for key in order}
                 for key in order:
-                    show(extra[key])
-                pairs.append(Pair(extra["engine1"], extra["engine2"], two_first))
+                    show(got[key])
+            if {"engine1", "engine2"} <= set(got):
+                two_first = order.index("engine2") < order.index("engine1")
+                pairs.append(Pair(got["engine1"], got["engine2"], two_first))
                 print(pairs[-1].line(), flush=True)
+            if {"engine1", "wrk"} <= set(got):
+                vs_wrk.append(VsWrk(got["engine1"], got["wrk"]))
+                print(vs_wrk[-1].line(), flush=True)
+            if len(rounds) < 2:
+                break
     args.load_after = Path("/proc/loadavg").read_text().split()[0]
     if set(results) == {"engine1", "engine2", "locust", "wrk"}:
         replace_section(
@@ -96,7 +110,7 @@ def main() -> None:
             BEGIN,
             END,
             header="# HTTP throughput benchmark\n\n",
-            section=report(results, pairs, args),
+            section=report(results, pairs, vs_wrk, args),
         )
         print(f"wrote {RESULTS.relative_to(ROOT)}")
 

@@ -22,7 +22,7 @@ LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 GENERATOR_CORE = 0
 SERVER_CORE = 1
 
-# Steady-state window of an engine run, in seconds after its launch: from here...
+# Steady-state window of an engine or wrk run, in seconds after its launch: from here...
 STEADY_FROM = 0.25  # x duration, and at least STEADY_MIN_FROM s (start-up is ~1 s)
 STEADY_MIN_FROM = 3.0
 # ...to a whole number of seconds later, at most this far in (the run ends >= 1 x duration).
@@ -37,17 +37,49 @@ def fail(name: str, output: str) -> None:
     sys.exit(f"{name} failed:\n{output[-6000:]}")
 
 
-def run_wrk(url: str, duration: int, connections: int) -> Result:
+def steady_window(duration: int) -> tuple[float, float]:
+    """The two instants, in s after launch, between which a run's steady CPU is taken:
+    the same for the engine and wrk, so that their steady figures compare."""
+    first_at = max(STEADY_MIN_FROM, STEADY_FROM * duration)
+    return first_at, first_at + max(1, int(STEADY_TO * duration - first_at))
+
+
+def sample_window(
+    pid: int, launched: float, duration: int, nginx: Nginx, api_port: int | None = None
+) -> Steady:
+    """Sample ``pid``'s tree at the two instants of ``steady_window``, and only then."""
+    samples = []
+    for at in steady_window(duration):
+        time.sleep(max(0.0, launched + at - time.monotonic()))
+        samples.append(sample(pid, launched, nginx, api_port))
+    return Steady(*samples)
+
+
+def run_wrk(nginx: Nginx, duration: int, connections: int) -> Result:
+    """wrk, whole run as the others, and its steady window as the engine's: CPU of its
+    process from /proc over nginx's count between the same two instants."""
+    url = f"{nginx.url}/"
     cmd = pinned(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url])
-    proc, cpu = run_measured(cmd, None, duration + 30)
+    before = children_cpu()
+    launched = time.monotonic()
+    # taskset execs wrk, so this pid is wrk's.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        steady = sample_window(proc.pid, launched, duration, nginx)
+        out, _ = proc.communicate(timeout=duration + 30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc.kill()
+        out, _ = proc.communicate()
+        fail("wrk", f"{exc!r}\n{out}")
+    # Reaped by communicate(), so it is in RUSAGE_CHILDREN now.
+    cpu = children_cpu() - before
     if proc.returncode != 0:
-        fail(f"wrk (exit {proc.returncode})", proc.stdout + proc.stderr)
-    out = proc.stdout
+        fail(f"wrk (exit {proc.returncode})", out)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M).groups()
     p99_ms = float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[unit]
-    return Result("wrk", " ".join(cmd), requests, rps, p99_ms, cpu)
+    return Result("wrk", " ".join(cmd), requests, rps, p99_ms, cpu, steady)
 
 
 def run_locust(url: str, duration: int, connections: int, tmp: Path) -> Result:
@@ -90,9 +122,9 @@ def run_locust(url: str, duration: int, connections: int, tmp: Path) -> Result:
 def run_engine(nginx: Nginx, duration: int, connections: int, workers: int, tmp: Path) -> Result:
     """The engine's real command; whole-run CPU as for the others, plus a steady window.
 
-    Its HTTP API is on so that /metrics can be read at two instants, STEADY_FROM and
-    a whole number of seconds later (so each worker's snapshot lag, up to 1 s, is about
-    the same at both and cancels), and only then: a scrape costs the supervisor CPU.
+    Its HTTP API is on so that /metrics can be read at the two instants of
+    ``steady_window`` (a whole number of seconds apart, so each worker's snapshot lag is
+    about the same at both), and only then: a scrape costs the supervisor CPU.
     """
     out = tmp / f"engine-{workers}.json"
     out.unlink(missing_ok=True)
@@ -112,16 +144,11 @@ def run_engine(nginx: Nginx, duration: int, connections: int, workers: int, tmp:
     engine = ManagedProcess(
         name, cmd, log_path=tmp / f"engine-{workers}.log", env={**os.environ, **settings}
     )
-    first_at = max(STEADY_MIN_FROM, STEADY_FROM * duration)
-    last_at = first_at + max(1, int(STEADY_TO * duration - first_at))
     before = children_cpu()
     launched = time.monotonic()
     engine.start()
     try:
-        samples = []
-        for at in (first_at, last_at):
-            time.sleep(max(0.0, launched + at - time.monotonic()))
-            samples.append(sample(engine.pid, launched, api_port, nginx))
+        steady = sample_window(engine.pid, launched, duration, nginx, api_port)
         engine.wait(timeout=duration + 60)
     except (OSError, AttributeError, subprocess.TimeoutExpired) as exc:
         engine.kill()
@@ -139,5 +166,5 @@ def run_engine(nginx: Nginx, duration: int, connections: int, workers: int, tmp:
         float(data["rps"]),
         float(data["latency_ms"]["p99"]),
         cpu,
-        Steady(*samples),
+        steady,
     )

@@ -18,12 +18,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 @dataclass
 class Sample:
-    """One instant inside an engine run."""
+    """One instant inside a generator's run."""
 
     at: float  # s after launch
-    cpu_s: float  # supervisor + descendants, user + sys, from /proc
-    requests: int  # loadtest_requests_total from the engine's /metrics
-    nginx_requests: int  # nginx stub_status: requests served so far (cross-check)
+    cpu_s: float  # the generator's process and its descendants, user + sys, from /proc
+    # loadtest_requests_total from the engine's /metrics; None for wrk, which has none
+    requests: int | None
+    nginx_requests: int  # nginx stub_status: requests served so far (exact)
 
 
 @dataclass
@@ -43,14 +44,18 @@ class Steady:
 
     @property
     def requests(self) -> int:
+        """By the engine's /metrics (an engine's window only)."""
+        assert self.last.requests is not None and self.first.requests is not None
         return self.last.requests - self.first.requests
 
     @property
     def us_per_request(self) -> float:
+        """CPU ÷ the engine's own count (an engine's window only)."""
         return self.cpu_s * 1e6 / self.requests if self.requests > 0 else float("inf")
 
     @property
     def us_per_nginx_request(self) -> float:
+        """CPU ÷ nginx's count: the same denominator for every generator."""
         served = self.last.nginx_requests - self.first.nginx_requests - 1  # our own status GET
         return self.cpu_s * 1e6 / served if served > 0 else float("inf")
 
@@ -73,6 +78,26 @@ class Result:
     def per_cpu_second(self) -> float:
         """Requests per second of generator CPU: throughput per core, whatever else ran."""
         return self.requests / self.cpu_s if self.cpu_s else 0.0
+
+
+@dataclass
+class VsWrk:
+    """The engine (one worker) and wrk in the same round: the engine's CPU per request
+    over wrk's, for the whole run and for the steady window (nginx's count for both)."""
+
+    engine: Result
+    wrk: Result
+
+    @property
+    def whole_run(self) -> float:
+        return self.engine.us_per_request / self.wrk.us_per_request
+
+    @property
+    def steady(self) -> float:
+        return self.engine.steady.us_per_nginx_request / self.wrk.steady.us_per_nginx_request
+
+    def line(self) -> str:
+        return f"engine ÷ wrk: whole run {self.whole_run:.2f}×, steady {self.steady:.2f}×"
 
 
 @dataclass
@@ -160,10 +185,12 @@ def engine_requests(api_port: int) -> int:
     return int(float(re.search(r"^loadtest_requests_total (\S+)$", text, re.M).group(1)))
 
 
-def sample(pid: int, launched: float, api_port: int, nginx: Nginx) -> Sample:
+def sample(pid: int, launched: float, nginx: Nginx, api_port: int | None) -> Sample:
+    """``pid``'s tree CPU and nginx's count now, and the engine's /metrics count when
+    ``api_port`` is its HTTP API's."""
     # CPU and nginx's count are exact at this instant; the engine's count is as of
-    # each worker's last snapshot (sent every second), hence whole seconds between samples.
+    # each worker's last snapshot, hence whole seconds between samples.
     at = time.monotonic() - launched
     cpu = tree_cpu(pid)
     served = nginx.requests_served()
-    return Sample(at, cpu, engine_requests(api_port), served)
+    return Sample(at, cpu, None if api_port is None else engine_requests(api_port), served)
