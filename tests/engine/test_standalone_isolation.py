@@ -35,12 +35,14 @@ def _imported_modules(stderr: str) -> list[str]:
     return modules
 
 
-def test_no_cluster_module_is_imported(http_target, tmp_path: Path) -> None:
+def imports_of_a_run(http_target, tmp_path: Path, seconds: int) -> list[str]:
+    """Every module each process of a real ``--workers 2`` run (API on) imported, from
+    PYTHONPROFILEIMPORTTIME: a name once per process that imported it."""
     env = {
         "TARGET_URL": http_target.url + "/",
         "LOAD_MODEL_TYPE": "Concurrent",
         "NUM_CONCURRENT_TASKS": "2",
-        "TEST_DURATION": "3s",
+        "TEST_DURATION": f"{seconds}s",
         # The API on too: uvicorn and starlette are part of standalone mode's imports.
         "HTTP_API_ENABLED": "true",
         "CLUSTER_HEALTH_ADDR": f"{LOOPBACK}:{free_port()}",
@@ -49,8 +51,11 @@ def test_no_cluster_module_is_imported(http_target, tmp_path: Path) -> None:
     proc, results = run_cli(["--workers", str(WORKERS)], env, tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     assert results["requests_total"] > 0 and results["errors_total"] == 0
+    return _imported_modules(proc.stderr)
 
-    modules = _imported_modules(proc.stderr)
+
+def test_no_cluster_module_is_imported(http_target, tmp_path: Path) -> None:
+    modules = imports_of_a_run(http_target, tmp_path, seconds=3)
     # The mechanism works: the engine shows up, and every interpreter (the supervisor
     # and each worker) printed its imports, since each one imports `encodings` at start.
     assert "loadtest_supervisor.engine" in modules

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.engine.cli import run_cli
-from tests.engine.test_standalone_isolation import _imported_modules
-from tests.support import LOOPBACK, free_port
+from tests.engine.test_standalone_isolation import WORKERS, imports_of_a_run
 
-WORKERS = 2
 # Modules only the supervisor process needs: a worker that imports one pays for nothing.
 SUPERVISOR_ONLY = (
     "loadtest_supervisor.config.loading",
@@ -31,20 +28,7 @@ SUPERVISOR_ONLY = (
 
 
 def test_workers_import_none_of_the_supervisors_modules(http_target, tmp_path: Path) -> None:
-    env = {
-        "TARGET_URL": http_target.url + "/",
-        "LOAD_MODEL_TYPE": "Concurrent",
-        "NUM_CONCURRENT_TASKS": "2",
-        "TEST_DURATION": "2s",
-        "HTTP_API_ENABLED": "true",
-        "CLUSTER_HEALTH_ADDR": f"{LOOPBACK}:{free_port()}",
-        "PYTHONPROFILEIMPORTTIME": "1",
-    }
-    proc, results = run_cli(["--workers", str(WORKERS)], env, tmp_path=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
-    assert results["requests_total"] > 0 and results["errors_total"] == 0
-
-    modules = _imported_modules(proc.stderr)
+    modules = imports_of_a_run(http_target, tmp_path, seconds=2)
     # A process imports a module once, so a module's count is how many processes did.
     # Every interpreter (the supervisor, each worker, the resource tracker) imports
     # `encodings`; the workers import the engine's worker module, and so does the
