@@ -17,8 +17,10 @@ import functools
 import json
 import logging
 import random
+import shutil
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from time import monotonic
@@ -33,6 +35,8 @@ from loadtest_supervisor.cluster.peer_auth import PeerAuth
 from loadtest_supervisor.cluster.wire import loadtest_pb2
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.raft.applied_log import AppliedLog
+from loadtest_supervisor.plugins.raft.autopilot import Autopilot
+from loadtest_supervisor.plugins.raft.leader_probe import Leadership, find_leader
 from loadtest_supervisor.plugins.raft.member_feed import MemberFeed
 from loadtest_supervisor.plugins.raft.member_follow import Followed, MemberFollower
 from loadtest_supervisor.plugins.raft.prevote import PreVoteSyncObj, check_pysyncobj_internals
@@ -69,6 +73,17 @@ JOIN_WINDOW_S = 5.0
 # after SIGSTOP must not answer "leader" from before it was frozen.
 STALE_STATUS_S = 1.0
 PROPOSE_TIMEOUT_S = 5.0
+# Who leads and who votes (leader_probe.py) is asked before Raft starts, and by a voter
+# without a leader this long; the question waits this long for a leader's answer.
+LEADERLESS_PROBE_AFTER_S = 3.0
+PROBE_TIMEOUT_S = 1.5
+# Besides the voters it knows, a node asks this many other peers: after every voter it
+# knew was replaced, a member still names the leader.
+PROBE_EXTRA_PEERS = 3
+# The leader's autopilot and a voter's leaderless check run this often.
+ROLE_CHECK_S = 1.0
+# The voters a voter's Raft started with: its journal's changes apply on top of them.
+VOTERS_FILE = "raft.voters"
 
 _FAIL_NAMES = {v: k.lower() for k, v in vars(FAIL_REASON).items() if k.isupper()}
 
@@ -93,10 +108,20 @@ class RaftConsensus:
         self.member_feed = MemberFeed(self._publish)
         self.servicer = RaftLinkServicer(self.member_feed)
         self._role: Role = "voter"
-        # Addresses that sent this node Raft frames: they run Raft as voters, so the
-        # leader may add them; a member never sends any.
-        self._raft_senders: set[str] = set()
-        self._voters_full_logged: set[str] = set()
+        self._me = loadtest_pb2.NodeInfo(
+            node_id=context.node_id,
+            address=context.advertise_addr,
+            version=context.version,
+            workers=context.workers,
+        )
+        self._peer_addresses: tuple[str, ...] = ()
+        self._autopilot = Autopilot(context.settings.voters, context.settings.voter_replace_after)
+        self._role_watch: asyncio.Task[None] | None = None
+        self._leaderless_since = monotonic()
+        self._probed_at = 0.0
+        self._promoting = False
+        # A promoted member serves what it followed until its Raft has applied a state.
+        self._serve_followed = False
         self._follower: MemberFollower | None = None
         self._followed: dict[str, Any] = {"term": 0, **dict.fromkeys(PARTS)}
         self._node_ids: dict[str, str] = {self._address: self._node_id}
@@ -115,6 +140,17 @@ class RaftConsensus:
         self._on_committed: Callable[[dict[str, Any]], None] | None = None
         self._applied_log = AppliedLog(self._data_dir)
         self._state = ReplicatedState(self._applied, self._applied_log)
+        self._transport: Callable[..., GrpcTransport] = functools.partial(
+            GrpcTransport,
+            loop=self._loop,
+            auth=self._auth,
+            servicer=self.servicer,
+            node_id=self._node_id,
+            version=context.version,
+            workers=context.workers,
+            on_node_id=self._learn_node_id,
+            on_workers=self._learn_workers,
+        )
         self._syncobj: SyncObj | None = None
         self._owner: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -126,16 +162,53 @@ class RaftConsensus:
     async def start(self, peers: list[Peer], on_status: Callable[[NodeStatus], None]) -> None:
         self._on_status = on_status
         self._learn_peers(peers)
-        # The voters are the first CLUSTER_VOTERS of the addresses, in an order every
-        # node started with the same peers agrees on; the others follow as members.
-        addresses = sorted({p.address for p in peers} | {self._address})
-        voters = addresses[: self._context.settings.voters]
-        if self._address not in voters:
+        self._peer_addresses = tuple(sorted({p.address for p in peers} - {self._address}))
+        voters = await self._voters_to_start_with()
+        if self._address in voters:
+            await self._start_voter(voters)
+        else:
             self._start_member(voters)
-            return
+        self._role_watch = self._loop.create_task(self._watch_role(), name="raft-role-watch")
+
+    async def _voters_to_start_with(self) -> list[str]:
+        """The leader's voters if a leader answers; else those this node's Raft last
+        started with; else the first CLUSTER_VOTERS addresses, in an order every node
+        started with the same peers agrees on."""
+        listed = sorted({*self._peer_addresses, self._address})[: self._context.settings.voters]
+        saved = self._saved_voters()
+        found = await find_leader(
+            self._auth, self._me, self._probe_targets(saved or listed), PROBE_TIMEOUT_S
+        )
+        if found is not None:
+            log_event(
+                logger,
+                "raft_leader_found",
+                node_id=self._node_id,
+                term=found.term,
+                leader_id=found.leader_node_id,
+                voter=self._address in found.voters,
+            )
+            return list(found.voters)
+        return saved or listed
+
+    def _probe_targets(self, voters: Iterable[str]) -> list[str]:
+        others = [a for a in self._peer_addresses if a not in voters]
+        extra = random.sample(others, min(PROBE_EXTRA_PEERS, len(others)))
+        return [a for a in {*voters, *extra} if a != self._address]
+
+    def _saved_voters(self) -> list[str] | None:
+        # Our own file in our data dir, next to the journal it belongs to.
+        path = self._data_dir / VOTERS_FILE
+        if not (self._journal.exists() and path.exists()):
+            return None
+        return [str(a) for a in json.loads(path.read_text())]
+
+    async def _start_voter(self, voters: list[str]) -> None:
+        self._role = "voter"
         others = [a for a in voters if a != self._address]
         data_dir = self._data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / VOTERS_FILE).write_text(json.dumps(sorted({*others, self._address})))
         conf = SyncObjConf(
             useFork=False,  # fork and grpcio do not mix
             journalFile=str(self._journal),  # with fullDumpFile: term and
@@ -151,26 +224,15 @@ class RaftConsensus:
             logCompactionMinTime=LOG_COMPACTION_MIN_TIME_S,
             logCompactionMinEntries=LOG_COMPACTION_MIN_ENTRIES,
         )
-        transport = functools.partial(
-            GrpcTransport,
-            loop=self._loop,
-            auth=self._auth,
-            servicer=self.servicer,
-            node_id=self._node_id,
-            version=self._context.version,
-            workers=self._context.workers,
-            on_node_id=self._learn_node_id,
-            on_workers=self._learn_workers,
-            on_sender=self._raft_senders.add,
-        )
         # pysyncobj reads the timeouts from its conf at every draw: _sample lowers them.
         self._conf = conf
         self._joined_by = monotonic() + JOIN_WINDOW_S
+        self._state = ReplicatedState(self._applied, self._applied_log)
         created = threading.Event()
         failure: list[BaseException] = []
         self._owner = threading.Thread(
             target=self._own_syncobj,
-            args=(others, conf, transport, created, failure),
+            args=(others, conf, created, failure),
             name="raft-owner",
             daemon=True,
         )
@@ -188,17 +250,19 @@ class RaftConsensus:
             data_dir=str(data_dir),
         )
 
-    def _start_member(self, voters: list[str]) -> None:
+    async def _stop_voter(self) -> None:
+        self._stopping.set()
+        if self._owner is not None:
+            await self._loop.run_in_executor(None, self._owner.join)
+        self._owner = self._syncobj = self._last_sample = None
+        self._stopping = threading.Event()
+
+    def _start_member(self, voters: list[str], leader: str | None = None) -> None:
         """Follow the leader's committed state without Raft (no journal, no tick thread)."""
         self._role = "member"
+        self._move_raft_files_aside()
         self._status = replace(self._status, members=tuple(voters), role="member")
-        me = loadtest_pb2.NodeInfo(
-            node_id=self._node_id,
-            address=self._address,
-            version=self._context.version,
-            workers=self._context.workers,
-        )
-        self._follower = MemberFollower(self._auth, me, voters, self._on_followed)
+        self._follower = MemberFollower(self._auth, self._me, voters, self._on_followed, leader)
         self._follower.start()
         log_event(
             logger,
@@ -209,8 +273,30 @@ class RaftConsensus:
             voters=",".join(voters),
         )
 
+    def _move_raft_files_aside(self) -> None:
+        """A node that is no voter keeps no Raft state that could make it start as one:
+        a replaced voter's journal still lists it (design §12.1). Kept, not deleted."""
+        files = sorted(self._data_dir.glob("raft.*"))
+        if not files:
+            return
+        aside = self._data_dir / f"replaced-{time.time():.0f}"
+        aside.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            shutil.move(path, aside / path.name)
+        log_event(logger, "raft_files_moved", node_id=self._node_id, to=str(aside))
+
     def _on_followed(self, followed: Followed | None) -> None:
         # On the loop: what the leader's stream said, or None once it is lost.
+        if self._role != "member" or self._promoting:
+            return  # a late update of the stream a promotion is closing
+        if followed is not None and followed.state is not self._followed:
+            self._followed = followed.state
+            if self._on_committed is not None:
+                self._on_committed(dict(followed.state))
+        if followed is not None and self._address in followed.voters:
+            self._promoting = True
+            self._loop.create_task(self._promote(followed))
+            return
         if followed is None:
             status = replace(
                 self._status,
@@ -220,10 +306,6 @@ class RaftConsensus:
                 reachable=(self._address,),
             )
         else:
-            if followed.state is not self._followed:
-                self._followed = followed.state
-                if self._on_committed is not None:
-                    self._on_committed(dict(followed.state))
             leader = followed.leader_address
             status = replace(
                 self._status,
@@ -236,8 +318,109 @@ class RaftConsensus:
                 reachable=(self._address, leader),
                 workers={self._address: self._context.workers},
             )
+        self.member_feed.status_changed(status, self._address, self._node_id)
         if status != self._status:
             self._set_status(status)
+
+    async def _promote(self, followed: Followed) -> None:
+        """The leader added this member to the voters: stop following, start Raft with
+        the voters it listed (this node among them), and catch up from its snapshot."""
+        log_event(
+            logger,
+            "raft_promoted",
+            node_id=self._node_id,
+            term=followed.term,
+            leader_id=followed.leader_node_id,
+            voters=",".join(followed.voters),
+        )
+        try:
+            if self._follower is not None:
+                await self._follower.stop()
+                self._follower = None
+            self._serve_followed = True
+            self._set_status(
+                replace(self._status, state="forming", leader=None, has_quorum=False, role="voter")
+            )
+            await self._start_voter(list(followed.voters))
+        except Exception as e:  # e.g. the data dir is not writable: stay a member
+            log_event(logger, "raft_promotion_failed", logging.ERROR, why=repr(e))
+            await self._stop_voter()
+            self._start_member(list(followed.voters), followed.leader_address)
+        finally:
+            self._promoting = False
+
+    async def _demote(self, found: Leadership) -> None:
+        """A leader answered whose voters do not include this node: it was replaced while
+        away. Stop Raft, keep its files aside, and follow as a member."""
+        log_event(
+            logger,
+            "raft_demoted",
+            node_id=self._node_id,
+            term=found.term,
+            leader_id=found.leader_node_id,
+            voters=",".join(found.voters),
+        )
+        await self._stop_voter()
+        self._start_member(list(found.voters), found.leader_address)
+        self._set_status(
+            replace(
+                self._status,
+                state="forming",
+                leader=None,
+                has_quorum=False,
+                reachable=(self._address,),
+            )
+        )
+
+    async def _watch_role(self) -> None:
+        while True:
+            await asyncio.sleep(ROLE_CHECK_S)
+            if self._role != "voter" or self._promoting:
+                continue
+            try:
+                if self._status.state == "leader":
+                    await self._autopilot_step()
+                elif monotonic() - max(self._leaderless_since, self._probed_at) >= (
+                    LEADERLESS_PROBE_AFTER_S
+                ):
+                    await self._check_still_voter()
+            except (NotLeaderError, ProposalError, TimeoutError) as e:
+                log_event(logger, "raft_role_check_failed", logging.INFO, why=str(e))
+
+    async def _autopilot_step(self) -> None:
+        sample = self._last_sample
+        if sample is None or not sample[4]:  # no quorum: no change could commit
+            return
+        members, connected = sample[3], sample[5]
+        now = monotonic()
+        self._autopilot.observe(
+            self._address, members, connected, tuple(self.member_feed.followers()), now
+        )
+        change = self._autopilot.next_change(members, now)
+        if change is None:
+            return
+        async with self._membership:
+            if self._status.state != "leader":
+                return
+            log_event(
+                logger,
+                "raft_autopilot",
+                node_id=self._node_id,
+                term=self._status.term,
+                change=change.kind,
+                peer=change.address,
+                why=change.why,
+            )
+            await self._change_membership(change.kind, change.address)
+
+    async def _check_still_voter(self) -> None:
+        self._probed_at = monotonic()
+        targets = self._probe_targets(self._status.members)
+        found = await find_leader(self._auth, self._me, targets, PROBE_TIMEOUT_S)
+        if found is None or self._address in found.voters:
+            return
+        if self._role == "voter" and self._status.state == "forming":
+            await self._demote(found)
 
     def status(self) -> NodeStatus:
         status = self._status
@@ -249,28 +432,14 @@ class RaftConsensus:
 
     async def update_peers(self, peers: list[Peer]) -> None:
         self._learn_peers(peers)
+        self._peer_addresses = tuple(sorted({p.address for p in peers} - {self._address}))
         if self._status.state != "leader":
             return
+        # Voters are added by autopilot only, from the members that follow this leader
+        # (_autopilot_step); discovery only tells which voters have left.
         async with self._membership:
             desired = {p.address for p in peers} | {self._address}
             current = set(self._status.members)
-            # Only nodes that run Raft are added, and only up to CLUSTER_VOTERS: a
-            # member added as a voter would be a voter that never answers.
-            room = max(0, self._context.settings.voters - len(current))
-            joining = sorted((desired - current) & self._raft_senders)
-            for address in joining[room:]:
-                if address not in self._voters_full_logged:
-                    self._voters_full_logged.add(address)
-                    log_event(
-                        logger,
-                        "raft_voter_not_added",
-                        logging.WARNING,
-                        peer=address,
-                        why=f"CLUSTER_VOTERS={self._context.settings.voters} voters already",
-                    )
-            for address in joining[:room]:
-                if not await self._change_membership("add", address):
-                    return
             if desired == {self._address}:
                 # An empty peer list is far likelier a discovery hiccup than the whole
                 # cluster leaving; removing everyone would leave a one-node "cluster".
@@ -294,7 +463,7 @@ class RaftConsensus:
         await self._replicate(command)
 
     def committed(self) -> dict[str, Any]:
-        if self._role == "member":
+        if self._role == "member" or self._serve_followed:
             return dict(self._followed)
         return self._state.snapshot()
 
@@ -308,17 +477,19 @@ class RaftConsensus:
             self._loop.call_soon_threadsafe(self._applied_on_loop, state)
 
     def _applied_on_loop(self, state: dict[str, Any]) -> None:
+        self._serve_followed = False
         self.member_feed.state_applied(state)
         if self._on_committed is not None:
             self._on_committed(state)
 
     async def stop(self) -> None:
         self._on_status = None
+        if self._role_watch is not None:
+            self._role_watch.cancel()
+            await asyncio.gather(self._role_watch, return_exceptions=True)
         if self._follower is not None:
             await self._follower.stop()
-        self._stopping.set()
-        if self._owner is not None:
-            await self._loop.run_in_executor(None, self._owner.join)
+        await self._stop_voter()
         log_event(logger, "raft_stopped", node_id=self._node_id)
 
     # --- owner and tick threads ---
@@ -327,14 +498,17 @@ class RaftConsensus:
         self,
         others: list[str],
         conf: SyncObjConf,
-        transport: Callable[..., GrpcTransport],
         created: threading.Event,
         failure: list[BaseException],
     ) -> None:
         self._applied_log.start()  # before the dump file is loaded into the state
         try:
             syncobj = PreVoteSyncObj(
-                self._address, others, conf, consumers=[self._state], transportClass=transport
+                self._address,
+                others,
+                conf,
+                consumers=[self._state],
+                transportClass=self._transport,
             )
             try:
                 check_pysyncobj_internals(syncobj)
@@ -385,6 +559,8 @@ class RaftConsensus:
     # --- event loop ---
 
     def _publish(self, sample: tuple[Any, ...] | None = None, sampled_at: float = 0.0) -> None:
+        if self._role != "voter" or self._syncobj is None:
+            return  # a member's status comes from its stream (_on_followed)
         sample = sample or self._last_sample
         if sample is None:
             return
@@ -433,7 +609,10 @@ class RaftConsensus:
                 quorum=status.has_quorum,
                 role=status.role,
             )
+        if status.state == "forming" and old.state != "forming":
+            self._leaderless_since = monotonic()
         if status.state == "leader" and old.state != "leader":
+            self._autopilot.reset()
             self._loop.create_task(self._fence(status.term))
         if self._on_status is not None:
             try:

@@ -8,7 +8,8 @@ is ever sent: a member may see two commands' effects at once, never an uncommitt
 and never one out of order. While nothing changes an empty update goes out every
 ``KEEPALIVE_S``, so a member tells a quiet leader from a silent one. A node that does not
 lead with quorum answers ``leading=false`` with the leader it knows, and a leader that
-stops leading ends every stream the same way.
+stops leading ends every stream the same way. A probe gets the first update without the
+state, and ends: it is how a node learns who leads and who votes (``leader_probe``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,15 @@ class MemberFeed:
         lead = self._lead
         if lead is None:
             yield self._not_leading()
+            return
+        if request.probe:
+            yield loadtest_pb2.FollowUpdate(
+                leading=True,
+                leader_address=lead.address,
+                leader_node_id=lead.node_id,
+                term=lead.term,
+                voters=self._voters,
+            )
             return
         token = object()
         wake = asyncio.Event()

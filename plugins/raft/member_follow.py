@@ -56,13 +56,14 @@ class MemberFollower:
         me: loadtest_pb2.NodeInfo,
         voters: list[str],
         on_update: Callable[[Followed | None], None],
+        leader: str | None = None,
     ) -> None:
         self._auth = auth
         self._me = me
         self._voters = [v for v in voters if v != me.address]
         # Members start at different voters, so finding the leader spreads over them.
         self._next_voter = random.randrange(len(self._voters)) if self._voters else 0
-        self._leader_hint: str | None = None
+        self._leader_hint = leader
         self._on_update = on_update
         self._task: asyncio.Task[None] | None = None
 

@@ -124,7 +124,6 @@ class GrpcTransport(Transport):
         workers: int,
         on_node_id: Callable[[str, str], None],
         on_workers: Callable[[str, int], None],
-        on_sender: Callable[[str], None],
     ) -> None:
         super().__init__(syncObj, selfNode, otherNodes)
         self._loop = loop
@@ -132,7 +131,6 @@ class GrpcTransport(Transport):
         self._servicer = servicer
         self._on_node_id = on_node_id
         self._on_workers = on_workers
-        self._on_sender = on_sender
         self._me = loadtest_pb2.NodeInfo(
             node_id=node_id, address=selfNode.id, version=version, workers=workers
         )
@@ -197,7 +195,6 @@ class GrpcTransport(Transport):
     def _on_frame(self, address: str, node_id: str | None, message: dict[str, Any]) -> None:
         if node_id:
             self._on_node_id(address, node_id)
-        self._on_sender(address)
         self._post("message", address, message)
 
     def _enqueue(self, link: _Link, frame: bytes) -> None:

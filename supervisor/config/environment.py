@@ -60,6 +60,7 @@ NODE_ENV: dict[str, Path] = {
     "CLUSTER_DATA_DIR": ("cluster", "data_dir"),
     "CLUSTER_MEMBER_REMOVE_AFTER": ("cluster", "member_remove_after"),
     "CLUSTER_VOTERS": ("cluster", "voters"),
+    "CLUSTER_VOTER_REPLACE_AFTER": ("cluster", "voter_replace_after"),
     "CLUSTER_CONFIG_SOURCE": ("cluster", "config_source"),
     "CLUSTER_API_TOKEN": ("cluster", "api_token"),
     "CLUSTER_START_LEAD": ("cluster", "start_lead"),

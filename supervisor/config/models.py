@@ -322,6 +322,9 @@ class NodeSettings(_Model):
     # How many nodes vote in Raft; the others follow the leader as non-voting members
     # (docs/design.md §12.1).
     voters: OddInt1 = 5
+    # A voter the leader has had no link to this long is replaced by a member, if one
+    # follows (autopilot, docs/design.md §12.1).
+    voter_replace_after: Duration = 30.0
     # The name of an installed config source plugin; the plugin manager checks it.
     config_source: OptText = None
     # Bearer token of the HTTP API's mutating endpoints; unset, they answer 403.

@@ -31,10 +31,12 @@ class HelloReply(_message.Message):
     def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ...) -> None: ...
 
 class FollowRequest(_message.Message):
-    __slots__ = ("node",)
+    __slots__ = ("node", "probe")
     NODE_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
     node: NodeInfo
-    def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ...) -> None: ...
+    probe: bool
+    def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ..., probe: _Optional[bool] = ...) -> None: ...
 
 class FollowUpdate(_message.Message):
     __slots__ = ("leading", "leader_address", "leader_node_id", "term", "voters", "parts_json")

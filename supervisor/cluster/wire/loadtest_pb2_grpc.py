@@ -140,6 +140,8 @@ class RaftServicer:
         leader sends every part of the state first, then the parts that changed, and an
         empty update every second while nothing does. A node that is not the leader with
         quorum answers one update with leading=false (and the leader it knows) and ends.
+        A probe (probe=true) gets one update, the leader's voters included, and ends: a
+        starting or leaderless node asks who leads and whether it is still a voter.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -172,6 +172,8 @@ def test_tls_env_files(tmp_path: Path) -> None:
         ({}, "voters", 5),
         ({"CLUSTER_VOTERS": "3"}, "voters", 3),
         ({"CLUSTER_VOTERS": "1"}, "voters", 1),
+        ({}, "voter_replace_after", 30.0),
+        ({"CLUSTER_VOTER_REPLACE_AFTER": "5s"}, "voter_replace_after", 5.0),
     ],
 )
 def test_node_env_vars(env: dict[str, str], attribute: str, expected: Any) -> None:
@@ -256,6 +258,10 @@ def test_env_var_bad_integer() -> None:
             "e.g. 30s, 10m, 1h, 3d",
         ),
         ({"CONNECT_TIMEOUT": "0"}, "CONNECT_TIMEOUT='0': must be a duration > 0"),
+        (
+            {"CLUSTER_VOTER_REPLACE_AFTER": "0"},
+            "CLUSTER_VOTER_REPLACE_AFTER='0': must be a duration > 0",
+        ),
         ({"LOADTEST_WORKERS": "1.5"}, "LOADTEST_WORKERS='1.5': must be an integer >= 1"),
         (
             {"REQUEST_TYPE": "FETCH"},

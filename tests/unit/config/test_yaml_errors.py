@@ -100,7 +100,7 @@ def test_yaml_section_not_a_mapping() -> None:
         "http_max_body_bytes, http_max_connections, insecure, max_clock_skew, "
         "max_plan_bytes, member_remove_after, "
         "metrics_interval, node_id, nodes, orphan_grace, region, reshare_after, secret, "
-        "start_lead, tls_ca, tls_cert, tls_key, voters, workers",
+        "start_lead, tls_ca, tls_cert, tls_key, voter_replace_after, voters, workers",
     ]
 
 
