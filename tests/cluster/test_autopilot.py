@@ -5,6 +5,7 @@ member. Real processes, kill -9, and nginx counting the run's requests."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 
@@ -26,15 +27,13 @@ TIMEOUT_S = 30
 
 
 def voters_replaced(cluster: ClusterHarness, gone: set[str]) -> list[str] | None:
-    """The voters' node ids once exactly three running nodes vote, none of ``gone``,
-    and every running node counts three voting members; else None."""
-    health = cluster.all_health()
+    """The voters' node ids once exactly three of the nodes not ``gone`` that run vote,
+    and each of those counts three voting members; else None."""
+    health = cluster.all_health([n for n in cluster.running() if n.node_id not in gone])
     if not all(isinstance(doc, dict) for doc in health.values()):
         return None
     voters = sorted(node_id for node_id, doc in health.items() if doc["role"] == "voter")
-    if len(voters) != 3 or gone & set(voters):
-        return None
-    if {doc["peers"] for doc in health.values()} != {3}:
+    if len(voters) != 3 or {doc["peers"] for doc in health.values()} != {3}:
         return None
     return voters
 
@@ -135,3 +134,37 @@ def test_every_original_voter_killed_one_by_one_the_fleet_still_leads_and_runs(
     served = nginx.requests_served() - before - 1  # this stub_status read counts itself
     assert abs(served - RATE * seconds) <= 0.02 * RATE * seconds, served
     assert all(r["requests_total"] > 0 for r in results), results
+
+
+def test_a_voter_frozen_past_its_replacement_resumes_as_a_member(
+    make_cluster: Callable[..., ClusterHarness],
+) -> None:
+    cluster = make_cluster(env=ENV)
+    cluster.start(4)
+    leader_id, term = cluster.wait_for_agreement(TIMEOUT_S)
+    frozen = next(node for node in cluster.nodes[:3] if node.node_id != leader_id)
+    frozen.signal(signal.SIGSTOP)
+    try:
+        # gRPC keepalive notices the silence (~3 s), then CLUSTER_VOTER_REPLACE_AFTER.
+        voters = wait_for(
+            lambda: voters_replaced(cluster, {frozen.node_id}),
+            timeout=REPLACE_AFTER_S + 10,
+            what="the frozen voter replaced",
+        )
+    finally:
+        frozen.signal(signal.SIGCONT)
+    # Its Raft still lists it, but no voter hears it: asking who leads demotes it.
+    health = wait_for(
+        lambda: doc if (doc := frozen.health())["role"] == "member" else None,
+        timeout=TIMEOUT_S,
+        what="the resumed voter following as a member",
+    )
+    wait_for(
+        lambda: (doc := frozen.health())["state"] == "follower" and doc,
+        timeout=TIMEOUT_S,
+        what="the resumed voter following",
+    )
+    assert "event=raft_demoted" in frozen.log(), health
+    assert cluster.wait_for_agreement(TIMEOUT_S) == (leader_id, term)
+    assert voters_replaced(cluster, set()) == voters
+    cluster.assert_one_leader_per_term()
