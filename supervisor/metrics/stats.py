@@ -9,6 +9,8 @@ Percentiles come from merged HdrHistograms, never from averaged percentiles.
 from __future__ import annotations
 
 import ctypes
+import sys
+from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
@@ -213,15 +215,26 @@ def recorded_buckets(hist: HdrHistogram) -> tuple[list[int], list[int]]:
 
     Every loop here runs in C (``list``, ``itertools.compress``): one over the ~23k
     buckets in Python costs ~2 ms a histogram, and a cluster's leader reads dozens of
-    them a second.
+    them a second. Only the buckets between the first and last non-zero are read.
     """
-    counts = counts_of(hist)
-    return list(compress(range(len(counts)), counts)), list(compress(counts, counts))
+    low, high = _recorded_range(hist)
+    counts = _counts_view(hist)[low:high].tolist()
+    return list(compress(range(low, high), counts)), list(compress(counts, counts))
 
 
 def counts_of(hist: HdrHistogram) -> list[int]:
     """Every bucket's count, read in C."""
     return _counts_view(hist).tolist()
+
+
+def _recorded_range(hist: HdrHistogram) -> tuple[int, int]:
+    """The buckets ``[low, high)`` outside which every count is zero, from the minimum
+    and maximum the histogram tracks (hdrh's own encoder stops at the maximum's bucket
+    too). A latency histogram spans ~23k buckets, of which a run fills a few thousand."""
+    if not hist.total_count:
+        return 0, 0
+    low = 0 if hist.min_value == sys.maxsize else hist.get_counts_array_index(hist.min_value)
+    return low, hist.get_counts_array_index(hist.max_value) + 1
 
 
 def _counts_view(hist: HdrHistogram) -> memoryview:
@@ -236,15 +249,22 @@ _WORD = {4: "I", 8: "Q"}
 
 def histogram_since(later: HdrHistogram, earlier: HdrHistogram) -> HdrHistogram | None:
     """What ``later`` recorded after ``earlier``, an earlier state of the same cumulative
-    histogram, bucket by bucket with C loops (~1 ms a pair); None when it is not one (a
-    bucket holds less now)."""
-    counts = list(map(sub, counts_of(later), counts_of(earlier)))
+    histogram, bucket by bucket with C loops over the recorded range of both (~1 ms a
+    pair); None when it is not one (a bucket holds less now)."""
+    (low_l, high_l), (low_e, high_e) = _recorded_range(later), _recorded_range(earlier)
+    if high_e > low_e:
+        low, high = min(low_l, low_e), max(high_l, high_e)
+    else:
+        low, high = low_l, high_l
+    later_counts, earlier_counts = _counts_view(later), _counts_view(earlier)
+    counts = list(map(sub, later_counts[low:high].tolist(), earlier_counts[low:high].tolist()))
     if min(counts, default=0) < 0:
         return None
     since = new_histogram()
-    recorded = list(compress(range(len(counts)), counts))
+    recorded = list(compress(range(low, high), counts))
     if recorded:
-        since.counts[:] = counts
+        target = _counts_view(since)
+        target[low:high] = array(target.format, counts)
         since.set_internal_tacking_values(recorded[0], recorded[-1], sum(counts))
     return since
 

@@ -3,7 +3,10 @@ histogram bucket, the generator's load and the drop causes."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from hdrh.histogram import HdrHistogram
 
 from loadtest_supervisor.cluster.node_snapshot import (
     NodeReport,
@@ -13,7 +16,15 @@ from loadtest_supervisor.cluster.node_snapshot import (
     to_wire,
 )
 from loadtest_supervisor.metrics.run_totals import RunTotals
-from loadtest_supervisor.metrics.stats import MergedStats, Stats, histogram_since, new_histogram
+from loadtest_supervisor.metrics.stats import (
+    LATENCY_HIGHEST_US,
+    LATENCY_LOWEST_US,
+    MergedStats,
+    Stats,
+    counts_of,
+    histogram_since,
+    new_histogram,
+)
 
 LOAD = {
     "cpu": 0.95,
@@ -141,3 +152,31 @@ def test_histogram_since_is_none_for_a_histogram_that_is_not_a_later_state() -> 
     since = histogram_since(later, earlier)
     assert since is not None and since.get_total_count() == 9
     assert since.get_min_value() >= 4_990  # only the 5 ms bucket grew
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_histogram_since_holds_every_bucket_of_the_difference(seed: int) -> None:
+    """Only the recorded range of the two histograms is read: a difference at either
+    end of the value range, and of decoded histograms, is still exact bucket by bucket."""
+    rng = random.Random(seed)
+    earlier = Stats()
+    for _ in range(2_000):
+        earlier.record(200, int(rng.lognormvariate(7, 2)) + 1)
+    before = earlier.snapshot()["latency"]
+    later = earlier
+    extra = [1, LATENCY_HIGHEST_US, *(int(rng.lognormvariate(9, 3)) + 1 for _ in range(500))]
+    for us in extra:
+        later.record(200, us)
+    expected = new_histogram()
+    for us in extra:
+        expected.record_value(min(max(us, LATENCY_LOWEST_US), LATENCY_HIGHEST_US))
+    since = histogram_since(
+        HdrHistogram.decode(later.snapshot()["latency"]), HdrHistogram.decode(before)
+    )
+    assert since is not None
+    assert counts_of(since) == counts_of(expected)
+    assert (since.get_total_count(), since.get_min_value(), since.get_max_value()) == (
+        expected.get_total_count(),
+        expected.get_min_value(),
+        expected.get_max_value(),
+    )
