@@ -36,9 +36,9 @@ from loadtest_supervisor.cluster.wire import loadtest_pb2
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.raft.applied_log import AppliedLog
 from loadtest_supervisor.plugins.raft.autopilot import Autopilot
-from loadtest_supervisor.plugins.raft.leader_probe import Leadership, find_leader
+from loadtest_supervisor.plugins.raft.leader_probe import find_leader
 from loadtest_supervisor.plugins.raft.member_feed import MemberFeed
-from loadtest_supervisor.plugins.raft.member_follow import Followed, MemberFollower
+from loadtest_supervisor.plugins.raft.member_follow import Followed, Leadership, MemberFollower
 from loadtest_supervisor.plugins.raft.prevote import PreVoteSyncObj, check_pysyncobj_internals
 from loadtest_supervisor.plugins.raft.replicated_state import (
     PARTS,
@@ -145,9 +145,7 @@ class RaftConsensus:
             loop=self._loop,
             auth=self._auth,
             servicer=self.servicer,
-            node_id=self._node_id,
-            version=context.version,
-            workers=context.workers,
+            me=self._me,
             on_node_id=self._learn_node_id,
             on_workers=self._learn_workers,
         )
@@ -180,14 +178,7 @@ class RaftConsensus:
             self._auth, self._me, self._probe_targets(saved or listed), PROBE_TIMEOUT_S
         )
         if found is not None:
-            log_event(
-                logger,
-                "raft_leader_found",
-                node_id=self._node_id,
-                term=found.term,
-                leader_id=found.leader_node_id,
-                voter=self._address in found.voters,
-            )
+            self._log_role_change("raft_leader_found", found)
             return list(found.voters)
         return saved or listed
 
@@ -325,14 +316,7 @@ class RaftConsensus:
     async def _promote(self, followed: Followed) -> None:
         """The leader added this member to the voters: stop following, start Raft with
         the voters it listed (this node among them), and catch up from its snapshot."""
-        log_event(
-            logger,
-            "raft_promoted",
-            node_id=self._node_id,
-            term=followed.term,
-            leader_id=followed.leader_node_id,
-            voters=",".join(followed.voters),
-        )
+        self._log_role_change("raft_promoted", followed)
         try:
             if self._follower is not None:
                 await self._follower.stop()
@@ -352,14 +336,7 @@ class RaftConsensus:
     async def _demote(self, found: Leadership) -> None:
         """A leader answered whose voters do not include this node: it was replaced while
         away. Stop Raft, keep its files aside, and follow as a member."""
-        log_event(
-            logger,
-            "raft_demoted",
-            node_id=self._node_id,
-            term=found.term,
-            leader_id=found.leader_node_id,
-            voters=",".join(found.voters),
-        )
+        self._log_role_change("raft_demoted", found)
         await self._stop_voter()
         self._start_member(list(found.voters), found.leader_address)
         self._set_status(
@@ -370,6 +347,17 @@ class RaftConsensus:
                 has_quorum=False,
                 reachable=(self._address,),
             )
+        )
+
+    def _log_role_change(self, event: str, leadership: Leadership) -> None:
+        log_event(
+            logger,
+            event,
+            node_id=self._node_id,
+            term=leadership.term,
+            leader_id=leadership.leader_node_id,
+            voter=self._address in leadership.voters,
+            voters=",".join(leadership.voters),
         )
 
     async def _watch_role(self) -> None:

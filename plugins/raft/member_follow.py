@@ -36,13 +36,19 @@ RETRY_MAX_S = 1.0
 
 
 @dataclass(frozen=True)
-class Followed:
-    """What the leader last said: who it is, its term, the voters and the whole state."""
+class Leadership:
+    """A leader's own word: its address, id, term and voters."""
 
     leader_address: str
     leader_node_id: str
     term: int
     voters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Followed(Leadership):
+    """What the leader last said, and the whole state it has committed."""
+
     state: dict[str, Any]
 
 

@@ -119,9 +119,7 @@ class GrpcTransport(Transport):
         loop: asyncio.AbstractEventLoop,
         auth: PeerAuth,
         servicer: RaftLinkServicer,
-        node_id: str,
-        version: str,
-        workers: int,
+        me: loadtest_pb2.NodeInfo,
         on_node_id: Callable[[str, str], None],
         on_workers: Callable[[str, int], None],
     ) -> None:
@@ -131,9 +129,7 @@ class GrpcTransport(Transport):
         self._servicer = servicer
         self._on_node_id = on_node_id
         self._on_workers = on_workers
-        self._me = loadtest_pb2.NodeInfo(
-            node_id=node_id, address=selfNode.id, version=version, workers=workers
-        )
+        self._me = me  # this node, as its handshake tells peers (its address is selfNode's)
         # Tick-thread side: the Raft members we accept traffic from, and the inbox.
         self._members: dict[str, TCPNode] = {n.id: n for n in otherNodes}
         self._inbox: collections.deque[tuple[str, str, dict[str, Any] | None]] = collections.deque()
