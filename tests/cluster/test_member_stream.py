@@ -13,6 +13,8 @@ from loadtest_supervisor.cluster.contracts import NodeStatus
 from loadtest_supervisor.cluster.grpc_server import GrpcServer, start_grpc_server
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
 from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
+from loadtest_supervisor.plugins.raft import member_feed
+from loadtest_supervisor.plugins.raft.leader_probe import find_leader
 from loadtest_supervisor.plugins.raft.member_feed import MemberFeed
 from loadtest_supervisor.plugins.raft.member_follow import Followed, MemberFollower
 from loadtest_supervisor.plugins.raft.transport import RaftLinkServicer
@@ -81,9 +83,9 @@ def run(body: Callable[[list[Voter], list[Followed | None]], Awaitable[None]]) -
 
 
 def member(
-    voters: list[str], updates: list[Followed | None], node_id: str = "m1"
+    voters: list[str], updates: list[Followed | None], node_id: str = "m1", address: str = MEMBER
 ) -> MemberFollower:
-    me = loadtest_pb2.NodeInfo(node_id=node_id, address=MEMBER, workers=3)
+    me = loadtest_pb2.NodeInfo(node_id=node_id, address=address, workers=3)
     return MemberFollower(PeerAuth(node_id, SECRET, None), me, voters, updates.append)
 
 
@@ -153,5 +155,71 @@ def test_a_member_whose_id_is_not_the_callers_is_refused() -> None:
         finally:
             await channel.close()
         assert leader.feed.followers() == {}
+
+    run(body)
+
+
+def test_members_in_step_share_one_encoding_of_each_change(monkeypatch: Any) -> None:
+    encoded: list[object] = []
+    real_dumps = member_feed.json.dumps
+
+    def counting_dumps(parts: object) -> str:
+        encoded.append(parts)
+        return real_dumps(parts)
+
+    monkeypatch.setattr(member_feed.json, "dumps", counting_dumps)
+
+    async def body(voters: list[Voter], updates: list[Followed | None]) -> None:
+        leader, _ = voters
+        for v in voters:
+            v.tell("leader" if v is leader else "follower", 2, leader, voters)
+        state: dict[str, Any] = {"term": 2, "config": {"sha256": "b" * 64}, "run": None}
+        leader.feed.state_applied(state)
+        other: list[Followed | None] = []
+        members = [
+            member([leader.address], updates),
+            member([leader.address], other, "m2", "127.0.0.1:2"),
+        ]
+        for m in members:
+            m.start()
+        try:
+            for seen in (updates, other):
+                await eventually(lambda seen=seen: latest(seen) is not None, timeout=10)
+            await eventually(lambda: len(leader.feed.followers()) == 2, timeout=5)
+            encoded.clear()
+            run_record = {"run_id": "r2", "shares": {}}
+            leader.feed.state_applied({**state, "run": run_record})
+            for seen in (updates, other):
+                await eventually(
+                    lambda seen=seen: (u := latest(seen)) and u.state.get("run") == run_record,
+                    timeout=5,
+                )
+            assert encoded == [{"run": run_record}], encoded  # once, for both members
+        finally:
+            for m in members:
+                await m.stop()
+
+    run(body)
+
+
+def test_a_probe_learns_the_leader_and_its_voters_through_any_node_and_follows_nothing() -> None:
+    async def body(voters: list[Voter], updates: list[Followed | None]) -> None:
+        leader, voter = voters
+        for v in voters:
+            v.tell("leader" if v is leader else "follower", 5, leader, voters)
+        me = loadtest_pb2.NodeInfo(node_id="p1", address="127.0.0.1:3", workers=1)
+        found = await find_leader(PeerAuth("p1", SECRET, None), me, [voter.address], 5.0)
+        assert found is not None
+        assert (found.leader_address, found.leader_node_id, found.term) == (
+            leader.address,
+            "v0",
+            5,
+        )
+        assert set(found.voters) == {leader.address, voter.address}
+        assert leader.feed.followers() == {} and leader.followers_changed == 0
+        # Nobody leads: no answer, within the deadline.
+        for v in voters:
+            v.tell("follower", 6, None, voters)
+        assert await find_leader(PeerAuth("p1", SECRET, None), me, [voter.address], 1.0) is None
 
     run(body)
