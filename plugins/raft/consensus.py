@@ -36,9 +36,9 @@ from loadtest_supervisor.cluster.wire import loadtest_pb2
 from loadtest_supervisor.logs import log_event
 from loadtest_supervisor.plugins.raft.applied_log import AppliedLog
 from loadtest_supervisor.plugins.raft.autopilot import Autopilot
-from loadtest_supervisor.plugins.raft.leader_probe import find_leader
+from loadtest_supervisor.plugins.raft.leader_probe import Leadership, find_leader
 from loadtest_supervisor.plugins.raft.member_feed import MemberFeed
-from loadtest_supervisor.plugins.raft.member_follow import Followed, Leadership, MemberFollower
+from loadtest_supervisor.plugins.raft.member_follow import Followed, MemberFollower
 from loadtest_supervisor.plugins.raft.prevote import PreVoteSyncObj, check_pysyncobj_internals
 from loadtest_supervisor.plugins.raft.replicated_state import (
     PARTS,

@@ -15,12 +15,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import grpc
 
 from loadtest_supervisor.cluster.peer_auth import PeerAuth
 from loadtest_supervisor.cluster.wire import loadtest_pb2, loadtest_pb2_grpc
-from loadtest_supervisor.plugins.raft.member_follow import FOLLOW_METHOD, Leadership
+
+FOLLOW_METHOD = "/loadtest.v1.Raft/Follow"
+
+
+@dataclass(frozen=True)
+class Leadership:
+    """A leader's own word: its address, id, term and voters."""
+
+    leader_address: str
+    leader_node_id: str
+    term: int
+    voters: tuple[str, ...]
 
 
 async def find_leader(
