@@ -151,10 +151,15 @@ class ClusterHarness:
         self.close()
 
     def start(
-        self, n: int, order: Sequence[int] | None = None, delay: float = 0.0
+        self,
+        n: int,
+        order: Sequence[int] | None = None,
+        delay: float = 0.0,
+        node_env: Callable[[int], Mapping[str, str]] | None = None,
     ) -> list[NodeProcess]:
         """Create n nodes that all list each other, and start them in ``order``
-        (node indexes), ``delay`` seconds apart."""
+        (node indexes), ``delay`` seconds apart; ``node_env(i)`` adds to node i's
+        environment."""
         hosts = [node_host(i) for i in range(n)]
         self.grpc_port = self.grpc_port or free_port(hosts=hosts)
         self.health_port = self.health_port or free_port(hosts=hosts)
@@ -167,7 +172,14 @@ class ClusterHarness:
             **self.env,
         }
         self.nodes = [
-            NodeProcess(i, env, self.workdir, self.grpc_port, self.health_port, self.command)
+            NodeProcess(
+                i,
+                {**env, **(node_env(i) if node_env else {})},
+                self.workdir,
+                self.grpc_port,
+                self.health_port,
+                self.command,
+            )
             for i in range(n)
         ]
         for position, index in enumerate(order if order is not None else range(n)):
