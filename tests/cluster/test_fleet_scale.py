@@ -25,7 +25,8 @@ TIMEOUT_S = 30
 
 def fleet(make_cluster: Callable[..., ClusterHarness]) -> tuple[ClusterHarness, str, int]:
     """A formed fleet of FLEET nodes, VOTERS of them voting: it, its leader and term."""
-    cluster = make_cluster(env={"CLUSTER_API_TOKEN": TOKEN, "CLUSTER_VOTERS": str(VOTERS)})
+    env = {"CLUSTER_API_TOKEN": TOKEN, "CLUSTER_VOTERS": str(VOTERS)}
+    cluster = make_cluster(env=env, poll_threads=8)
     cluster.start(FLEET)
     leader_id, term = cluster.wait_for_agreement(FORM_S)
     return cluster, leader_id, term
