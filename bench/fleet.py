@@ -32,6 +32,7 @@ run <= 25 % of one core.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -39,7 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,10 +92,17 @@ class FleetResult:
     rss_kb: dict[str, int] = field(default_factory=dict)
     idle: Window | None = None
     run: Window | None = None
+    shared_nodes: int = 0  # nodes given a share when the run was committed
     counted_nodes: int = 0  # nodes in the final cluster document
+    run_terms: tuple[int, int] = (0, 0)  # the term before the run, and once it is final
     raft_failover_s: list[float] = field(default_factory=list)  # the voters
     fleet_failover_s: list[float] = field(default_factory=list)  # every survivor
     failed_kills: int = 0
+
+    @property
+    def one_leader(self) -> bool:
+        """The run kept its leader: its figures are one leader's."""
+        return self.run_terms[0] == self.run_terms[1]
 
     def members(self) -> list[str]:
         return [n for n, role in self.roles.items() if role == "member"]
@@ -229,10 +237,12 @@ def run_fleet(
             f"load: {{model: Rps, target_rps: {RPS_PER_NODE * n}, duration: {args.seconds}s, "
             "workers: 1}\n"
         )
+        term_before = leader.health()["term"]
         status, reply = post_run(leader, plan.encode(), TOKEN)
         if status != 200:
             raise RuntimeError(f"POST /runs: {status} {reply}")
         run = run_of(leader)
+        result.shared_nodes = len(run["shares"])
         time.sleep(max(0.0, run["start_at"] + 5.0 - time.time()))
         result.run = measure(cluster, leader, max(args.seconds - 7.0, 1.0))
         final = wait_for(
@@ -241,6 +251,8 @@ def run_fleet(
             what="the final cluster results",
         )
         result.counted_nodes = len(final["nodes"])
+        _, term_after = cluster.wait_for_agreement(AGREE_TIMEOUT_S)
+        result.run_terms = (term_before, term_after)
         print(
             f"  run: leader {result.leader_cpu(result.run):.1%} of a core, "
             f"{result.run.leader_in:,.0f} B/s in, {result.run.leader_out:,.0f} B/s out, "
@@ -336,15 +348,18 @@ def render(
             None,
         )
     leader_run = big.leader_cpu(big.run)
+    changed = f"— (the term went {big.run_terms[0]} → {big.run_terms[1]}: no one leader)"
     row(
         f"leader CPU in a run, {big.nodes} nodes pushing every second",
-        f"{leader_run:.1%} ({leader_run / GOAL_LEADER_CPU:.2f}× the goal)",
+        f"{leader_run:.1%} ({leader_run / GOAL_LEADER_CPU:.2f}× the goal)"
+        if big.one_leader
+        else changed,
         f"≤ {GOAL_LEADER_CPU:.0%}",
-        leader_run <= GOAL_LEADER_CPU,
+        big.one_leader and leader_run <= GOAL_LEADER_CPU,
     )
     row(
         "leader bytes/s in / out, run",
-        f"{big.run.leader_in:,.0f} / {big.run.leader_out:,.0f}",
+        f"{big.run.leader_in:,.0f} / {big.run.leader_out:,.0f}" if big.one_leader else changed,
         "",
         None,
     )
@@ -363,6 +378,14 @@ def render(
     )
     row("idle member CPU, median", f"{big.member_cpu():.2%}", "", None)
     row("member RSS, median", f"{big.member_rss_mb():.0f} MB", "", None)
+    row("nodes given a share when the run was committed", f"{big.shared_nodes}", "", None)
+    before, after = big.run_terms
+    row(
+        "Raft term before the run → once its results were final",
+        f"{before} → {after}",
+        "",
+        None,
+    )
     row(
         "nodes in the run's final cluster document",
         f"{big.counted_nodes} of {big.nodes}",
@@ -371,29 +394,10 @@ def render(
     )
 
     lines += ["", "### Projection", ""]
-    if small is not None:
-        lines.append(
-            f"The leader's run figures at {small.nodes} nodes (the same bench, `--small`): "
-            f"CPU {small.leader_cpu(small.run):.1%}, {small.run.leader_in:,.0f} B/s in, "
-            f"{small.run.leader_out:,.0f} B/s out. Linear in the nodes between the two "
-            "fleets: figure(N) = a + b·N."
-        )
+    if big.one_leader and (small is None or small.one_leader):
+        lines += _projection(big, small)
     else:
-        lines.append("One fleet size only: figure(N) = b·N, b = figure ÷ nodes.")
-    lines += [
-        "",
-        "| figure | a | b per node | 100 nodes | 1,000 nodes |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for name, key in (
-        ("leader CPU, run", "cpu"),
-        ("leader B/s in, run", "in"),
-        ("leader B/s out, run", "out"),
-    ):
-        a, b = per_node(big, small, key)
-        cells = [_figure(key, a), _figure(key, b, 3)]
-        cells += [_figure(key, a + nodes * b) for nodes in (100, 1000)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("No projection of the leader's run figures: a run here had no one leader.")
     member_cpu, member_mb = big.member_cpu(), big.member_rss_mb()
     cores = os.cpu_count() or 1
     lines += [
@@ -413,6 +417,35 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def _projection(big: FleetResult, small: FleetResult | None) -> list[str]:
+    """The leader's run figures as a + b·N, to 100 and 1,000 nodes."""
+    if small is not None:
+        assert small.run is not None
+        lines = [
+            f"The leader's run figures at {small.nodes} nodes (the same bench, `--small`): "
+            f"CPU {small.leader_cpu(small.run):.1%}, {small.run.leader_in:,.0f} B/s in, "
+            f"{small.run.leader_out:,.0f} B/s out. Linear in the nodes between the two "
+            "fleets: figure(N) = a + b·N."
+        ]
+    else:
+        lines = ["One fleet size only: figure(N) = b·N, b = figure ÷ nodes."]
+    lines += [
+        "",
+        "| figure | a | b per node | 100 nodes | 1,000 nodes |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, key in (
+        ("leader CPU, run", "cpu"),
+        ("leader B/s in, run", "in"),
+        ("leader B/s out, run", "out"),
+    ):
+        a, b = per_node(big, small, key)
+        cells = [_figure(key, a), _figure(key, b, 3)]
+        cells += [_figure(key, a + nodes * b) for nodes in (100, 1000)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _figure(key: str, value: float, digits: int = 1) -> str:
     return f"{value:.{digits}%}" if key == "cpu" else f"{value:,.0f}"
 
@@ -428,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="idle window, s")
     parser.add_argument("--quick", action="store_true", help="12 nodes, 2 kills, prints only")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    parser.add_argument("--keep", type=Path, help="keep the nodes' logs in this new folder")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
     if args.quick:
         args.nodes, args.small, args.kills, args.seconds, args.idle = 12, 0, 2, 12, 5.0
@@ -436,13 +471,16 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join([".venv/bin/python -m bench.fleet", *(argv or sys.argv[1:])])
     small = None
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
-        workdir = Path(tmp)
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         with Nginx(workdir / "nginx") as nginx:
             if args.small:
                 print(f"{args.small} nodes (run only)", flush=True)
                 small = run_fleet(args.small, args, workdir, nginx, kills=0)
             print(f"{args.nodes} nodes", flush=True)
             big = run_fleet(args.nodes, args, workdir, nginx, kills=args.kills)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in (small, big) if r], indent=2))
     section = render(big, small, args, command)
     print(section)
     if not args.no_write:
