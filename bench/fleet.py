@@ -94,7 +94,9 @@ class FleetResult:
     run: Window | None = None
     shared_nodes: int = 0  # nodes given a share when the run was committed
     counted_nodes: int = 0  # nodes in the final cluster document
-    run_terms: tuple[int, int] = (0, 0)  # the term before the run, and once it is final
+    # The Raft term before the run, at the end of its measured window, once it is final.
+    run_terms: tuple[int, int, int] = (0, 0, 0)
+    held: bool = False  # the leader before the run still led at the end of the window
     raft_failover_s: list[float] = field(default_factory=list)  # the voters
     fleet_failover_s: list[float] = field(default_factory=list)  # every survivor
     failed_kills: int = 0
@@ -102,7 +104,7 @@ class FleetResult:
     @property
     def one_leader(self) -> bool:
         """The run kept its leader: its figures are one leader's."""
-        return self.run_terms[0] == self.run_terms[1]
+        return self.held
 
     def members(self) -> list[str]:
         return [n for n, role in self.roles.items() if role == "member"]
@@ -245,6 +247,11 @@ def run_fleet(
         result.shared_nodes = len(run["shares"])
         time.sleep(max(0.0, run["start_at"] + 5.0 - time.time()))
         result.run = measure(cluster, leader, max(args.seconds - 7.0, 1.0))
+        try:
+            after_window = leader.health()
+        except OSError:  # a starved leader did not answer in time: it is no measure
+            after_window = {"state": None, "term": -1}
+        result.held = (after_window["state"], after_window["term"]) == ("leader", term_before)
         final = wait_for(
             lambda: final_results(leader, run["run_id"]),
             timeout=args.seconds + AGREE_TIMEOUT_S,
@@ -252,7 +259,7 @@ def run_fleet(
         )
         result.counted_nodes = len(final["nodes"])
         _, term_after = cluster.wait_for_agreement(AGREE_TIMEOUT_S)
-        result.run_terms = (term_before, term_after)
+        result.run_terms = (term_before, after_window["term"], term_after)
         print(
             f"  run: leader {result.leader_cpu(result.run):.1%} of a core, "
             f"{result.run.leader_in:,.0f} B/s in, {result.run.leader_out:,.0f} B/s out, "
@@ -379,10 +386,10 @@ def render(
     row("idle member CPU, median", f"{big.member_cpu():.2%}", "", None)
     row("member RSS, median", f"{big.member_rss_mb():.0f} MB", "", None)
     row("nodes given a share when the run was committed", f"{big.shared_nodes}", "", None)
-    before, after = big.run_terms
+    before, window, after = big.run_terms
     row(
-        "Raft term before the run → once its results were final",
-        f"{before} → {after}",
+        "Raft term before the run → at the end of its window → once its results were final",
+        f"{before} → {window} → {after}",
         "",
         None,
     )
@@ -479,10 +486,10 @@ def main(argv: list[str] | None = None) -> int:
                 small = run_fleet(args.small, args, workdir, nginx, kills=0)
             print(f"{args.nodes} nodes", flush=True)
             big = run_fleet(args.nodes, args, workdir, nginx, kills=args.kills)
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in (small, big) if r], indent=2))
     section = render(big, small, args, command)
     print(section)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in (small, big) if r], indent=2))
     if not args.no_write:
         replace_section(RESULTS, BEGIN, END, section)
     return 0
