@@ -104,10 +104,11 @@ def scenario_plan(url: str, rate: int, seconds: int) -> str:
 # --- 1. traffic ---
 
 
-def grpc_sent(pids: dict[str, int], port: int) -> dict[str, int]:
-    """Bytes each node's process has sent on its open cluster connections (Raft, metrics
-    pushes, clock calls: local or peer port ``port``), from the kernel's TCP counters
-    (``ss -tinp``: bytes_sent of every established socket, by owning pid)."""
+def grpc_sent(pids: dict[str, int], port: int, counter: str = "bytes_sent") -> dict[str, int]:
+    """Bytes each node's process has sent (``counter="bytes_received"``: received) on its
+    open cluster connections (Raft, metrics pushes, clock calls: local or peer port
+    ``port``), from the kernel's TCP counters (``ss -tinp``: that counter of every
+    established socket, by owning pid)."""
     text = subprocess.run(
         ["ss", "-tinpH", "state", "established"], capture_output=True, text=True, check=True
     ).stdout
@@ -120,7 +121,7 @@ def grpc_sent(pids: dict[str, int], port: int) -> dict[str, int]:
             ports = {fields[2].rsplit(":", 1)[1], fields[3].rsplit(":", 1)[1]}
             found = re.search(r"pid=(\d+)", line)
             owner = by_pid.get(int(found.group(1))) if found and str(port) in ports else None
-        elif owner is not None and (m := re.search(r"bytes_sent:(\d+)", line)):
+        elif owner is not None and (m := re.search(rf"{counter}:(\d+)", line)):
             sent[owner] += int(m.group(1))
     return sent
 

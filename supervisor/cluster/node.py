@@ -48,6 +48,7 @@ from loadtest_supervisor.cluster.wire import loadtest_pb2_grpc
 from loadtest_supervisor.config.addresses import split_host_port
 from loadtest_supervisor.config.loading import Settings
 from loadtest_supervisor.config.models import NodeSettings
+from loadtest_supervisor.engine.replayed_load import RecordingError, load_maker
 from loadtest_supervisor.exit_codes import ExitCode
 from loadtest_supervisor.http_api import HttpApiServer, build_app, serve_http_api
 from loadtest_supervisor.http_limits import HttpLimits
@@ -148,6 +149,10 @@ class ClusterNode:
         source: ConfigSource | None = None
         if settings.config_source is not None:
             source = self._make("config source", self.pm.hook.loadtest_make_config_source)
+        try:
+            new_load = load_maker(os.environ)
+        except RecordingError as exc:
+            raise NodeStartError(str(exc), ExitCode.CONFIG) from exc
         self._keeper = PlanKeeper(source, consensus, settings.max_plan_bytes)
         self._clock = ClockOffset(self.view, auth, settings.max_clock_skew)
         node_dir = Path(settings.data_dir) / settings.node_id
@@ -164,6 +169,7 @@ class ClusterNode:
             self._clock.leader_time,
             results_dir=node_dir,
             peers_prepared=PeerReadiness(self.view, auth, self.context.advertise_addr).wait,
+            new_load=new_load,
         )
         self._results = ResultsKeeper(
             consensus,

@@ -134,8 +134,11 @@ class RunKeeper:
         leader_time: Callable[[], float],
         results_dir: Path,
         peers_prepared: Callable[[str], Awaitable[None]],
+        new_load: Callable[[TestPlan, int], LoadRun] = LoadRun,
     ) -> None:
         self._consensus = consensus
+        # What runs this node's part: LoadRun, or a test-only replay (engine.replayed_load).
+        self._new_load = new_load
         self._view = view
         self._node_id = node_id
         self._tell = tell
@@ -557,7 +560,7 @@ class RunKeeper:
             return  # a run of it has them now; the next set is spawned when it is over
         plan = self._plan(config)
         try:
-            load = LoadRun(plan, plan.load.workers or self._workers)
+            load = self._new_load(plan, plan.load.workers or self._workers)
         except SetupError as exc:
             log_event(log, "workers_not_prepared", level=logging.WARNING, error=str(exc))
             return
@@ -579,7 +582,7 @@ class RunKeeper:
             self._prepared = None
             return prepared.load
         plan = local.plan
-        return LoadRun(plan, plan.load.workers or self._workers)
+        return self._new_load(plan, plan.load.workers or self._workers)
 
     async def _run_local(self, local: _LocalRun, run: dict[str, Any]) -> None:
         try:

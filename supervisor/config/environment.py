@@ -114,8 +114,10 @@ def clean_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 def unknown_env_warnings(environ: Mapping[str, str], plugin_vars: Iterable[str] = ()) -> list[str]:
     """Warnings for CLUSTER_*/LOADTEST_* variables that no setting reads (plugins' included)."""
-    # Read elsewhere, not settings: the plugin manager's switch for hook tracing.
-    known = [*PLAN_ENV, *NODE_ENV, "SEND_JSON", "LOADTEST_TRACE_HOOKS", *plugin_vars]
+    # Read elsewhere, not settings: the plugin manager's switch for hook tracing, and a
+    # cluster node's test-only replay of a recorded run (engine.replayed_load).
+    switches = ["LOADTEST_TRACE_HOOKS", "LOADTEST_TEST_REPLAY_METRICS"]
+    known = [*PLAN_ENV, *NODE_ENV, "SEND_JSON", *switches, *plugin_vars]
     warnings = []
     for var in sorted(clean_env(environ)):
         if var.startswith(("CLUSTER_", "LOADTEST_")) and var not in known:

@@ -170,8 +170,7 @@ class LoadRun:
             self.seconds = SecondsRecorder(
                 window.end - window.start, int(max(window.join_at - window.start, 0.0))
             )
-            for worker in list(self._workers.values()):
-                self._start(worker, window.join_at)
+            self._start_all(window.join_at)
             connections = self.users if self.closed else self.plan.load.concurrency
             log_event(
                 log,
@@ -242,6 +241,11 @@ class LoadRun:
     def _rate_share(self, slot: int) -> float:
         concurrency = self.plan.load.concurrency
         return self.share * split(concurrency, self.worker_count)[slot] / concurrency
+
+    def _start_all(self, join_at: float) -> None:
+        """Send every worker the run's start (the run's window is set)."""
+        for worker in list(self._workers.values()):
+            self._start(worker, join_at)
 
     def _start(self, worker: _Worker, resume_at: float) -> None:
         """Send ``worker`` (ready) the run's start with its current part, once."""

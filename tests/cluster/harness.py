@@ -22,6 +22,7 @@ import signal
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -118,6 +119,13 @@ class NodeProcess:
         return self.process.log_tail(lines)
 
 
+def _health_or_error(node: NodeProcess) -> dict[str, Any] | Exception:
+    try:
+        return node.health()
+    except Exception as exc:  # a down or stalled node is an answer too
+        return exc
+
+
 class ClusterHarness:
     """Starts, inspects and kills the nodes of one test's cluster."""
 
@@ -129,10 +137,13 @@ class ClusterHarness:
         grpc_port: int | None = None,
         health_port: int | None = None,
         command: Sequence[str] | None = None,
+        poll_threads: int = 1,
     ) -> None:
-        """``command`` runs each node (default: the ``loadtest-supervisor`` CLI)."""
+        """``command`` runs each node (default: the ``loadtest-supervisor`` CLI);
+        ``poll_threads`` ask the nodes' health side by side (a fleet's sweep)."""
         self.workdir = workdir
         self.command = command
+        self.poll_threads = poll_threads
         self.env = dict(env or {})
         self.grpc_port = grpc_port
         self.health_port = health_port
@@ -151,10 +162,15 @@ class ClusterHarness:
         self.close()
 
     def start(
-        self, n: int, order: Sequence[int] | None = None, delay: float = 0.0
+        self,
+        n: int,
+        order: Sequence[int] | None = None,
+        delay: float = 0.0,
+        node_env: Callable[[int], Mapping[str, str]] | None = None,
     ) -> list[NodeProcess]:
         """Create n nodes that all list each other, and start them in ``order``
-        (node indexes), ``delay`` seconds apart."""
+        (node indexes), ``delay`` seconds apart; ``node_env(i)`` adds to node i's
+        environment."""
         hosts = [node_host(i) for i in range(n)]
         self.grpc_port = self.grpc_port or free_port(hosts=hosts)
         self.health_port = self.health_port or free_port(hosts=hosts)
@@ -167,7 +183,14 @@ class ClusterHarness:
             **self.env,
         }
         self.nodes = [
-            NodeProcess(i, env, self.workdir, self.grpc_port, self.health_port, self.command)
+            NodeProcess(
+                i,
+                {**env, **(node_env(i) if node_env else {})},
+                self.workdir,
+                self.grpc_port,
+                self.health_port,
+                self.command,
+            )
             for i in range(n)
         ]
         for position, index in enumerate(order if order is not None else range(n)):
@@ -187,16 +210,13 @@ class ClusterHarness:
 
     def all_health(self, nodes: Iterable[NodeProcess] | None = None) -> dict[str, Any]:
         """Each node's health document by node id; the exception when it did not answer."""
-        documents: dict[str, Any] = {}
-        for node in self.running() if nodes is None else nodes:
-            try:
-                document = node.health()
-            except Exception as exc:  # a down or stalled node is an answer too
-                documents[node.node_id] = exc
-                continue
-            documents[node.node_id] = document
-            if document.get("state") == "leader":
-                self.leaders_by_term.setdefault(document["term"], set()).add(node.node_id)
+        asked = self.running() if nodes is None else list(nodes)
+        with ThreadPoolExecutor(self.poll_threads) as pool:
+            answers = pool.map(_health_or_error, asked)
+        documents = {node.node_id: answer for node, answer in zip(asked, answers, strict=True)}
+        for node_id, document in documents.items():
+            if isinstance(document, dict) and document.get("state") == "leader":
+                self.leaders_by_term.setdefault(document["term"], set()).add(node_id)
         return documents
 
     def all_show(self, check: Callable[[dict[str, Any]], bool]) -> bool:
