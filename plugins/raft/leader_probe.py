@@ -36,20 +36,27 @@ class Leadership:
 
 
 async def find_leader(
-    auth: PeerAuth, me: loadtest_pb2.NodeInfo, addresses: Iterable[str], timeout: float
+    auth: PeerAuth,
+    me: loadtest_pb2.NodeInfo,
+    addresses: Iterable[str],
+    timeout: float,
+    hold: bool = False,
 ) -> Leadership | None:
-    """The leader's answer, or None if no leader answered within ``timeout`` seconds."""
+    """The leader's answer, or None if no leader answered within ``timeout`` seconds.
+    With ``hold``, a node that knows no leader answers once it learns of one (an
+    election), within a second, rather than at once."""
+    request = loadtest_pb2.FollowRequest(node=me, probe=True, hold=hold)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):
-            return await _ask_all(auth, me, [a for a in addresses if a != me.address])
+            return await _ask_all(auth, request, [a for a in addresses if a != me.address])
     return None
 
 
 async def _ask_all(
-    auth: PeerAuth, me: loadtest_pb2.NodeInfo, addresses: list[str]
+    auth: PeerAuth, request: loadtest_pb2.FollowRequest, addresses: list[str]
 ) -> Leadership | None:
     asked = set(addresses)
-    pending = {asyncio.create_task(_ask(auth, me, a)) for a in asked}
+    pending = {asyncio.create_task(_ask(auth, request, a)) for a in asked}
     try:
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -62,9 +69,9 @@ async def _ask_all(
                         address, update.leader_node_id, update.term, tuple(update.voters)
                     )
                 hint = update.leader_address
-                if hint and hint not in asked and hint != me.address:
+                if hint and hint not in asked and hint != request.node.address:
                     asked.add(hint)
-                    pending.add(asyncio.create_task(_ask(auth, me, hint)))
+                    pending.add(asyncio.create_task(_ask(auth, request, hint)))
         return None
     finally:
         for task in pending:
@@ -73,13 +80,12 @@ async def _ask_all(
 
 
 async def _ask(
-    auth: PeerAuth, me: loadtest_pb2.NodeInfo, address: str
+    auth: PeerAuth, request: loadtest_pb2.FollowRequest, address: str
 ) -> tuple[str, loadtest_pb2.FollowUpdate | None]:
     channel = auth.channel(address)
     try:
         call = loadtest_pb2_grpc.RaftStub(channel).Follow(
-            loadtest_pb2.FollowRequest(node=me, probe=True),
-            metadata=auth.call_metadata(FOLLOW_METHOD),
+            request, metadata=auth.call_metadata(FOLLOW_METHOD)
         )
         update = await call.read()
         return address, None if update is grpc.aio.EOF else update

@@ -9,7 +9,9 @@ and never one out of order. While nothing changes an empty update goes out every
 ``KEEPALIVE_S``, so a member tells a quiet leader from a silent one. A node that does not
 lead with quorum answers ``leading=false`` with the leader it knows, and a leader that
 stops leading ends every stream the same way. A probe gets the first update without the
-state, and ends: it is how a node learns who leads and who votes (``leader_probe``).
+state, and ends: it is how a node learns who leads and who votes (``leader_probe``); one
+that asks to be held, to a node that knows no leader, waits until it learns of one, for
+up to ``PROBE_HOLD_S``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ KEEPALIVE_S = 1.0
 # Updates built for members' states, kept for the next member in the same state: a
 # few states a second, and members a state or two behind at most.
 MAX_HELD_UPDATES = 16
+# A probe to a node that knows no leader waits this long for one (an election takes
+# ~0.5 s), then is answered "no leader".
+PROBE_HOLD_S = 1.0
 # The timeline only grows (replicated_state): a member gets the points and events it
 # lacks, as the log carries them, not the whole timeline each second.
 TIMELINE_APPEND = next(k for k, part in APPENDS.items() if part == "timeline")
@@ -75,11 +80,11 @@ class MemberFeed:
 
     def status_changed(self, status: NodeStatus, own_address: str, own_id: str) -> None:
         leader = status.leader or ""
-        self._known_leader = (leader, status.node_ids.get(leader, "") if leader else "")
+        known = (leader, status.node_ids.get(leader, "") if leader else "")
         lead = _Lead(status.term, own_address, own_id) if status.state == "leader" else None
         voters = tuple(status.members)
-        if (lead, voters) != (self._lead, self._voters):
-            self._lead, self._voters = lead, voters
+        if (lead, voters, known) != (self._lead, self._voters, self._known_leader):
+            self._lead, self._voters, self._known_leader = lead, voters, known
             self._wake_all()
 
     def state_applied(self, state: dict[str, Any]) -> None:
@@ -99,6 +104,8 @@ class MemberFeed:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "FollowRequest needs node.address"
             )
+        if request.probe and request.hold and self._lead is None and not self._known_leader[0]:
+            await self._until_a_leader_is_known(PROBE_HOLD_S)
         lead = self._lead
         if lead is None:
             yield self._not_leading()
@@ -139,6 +146,21 @@ class MemberFeed:
                 del self._followers[member.address]
                 log_event(logger, "member_left", member=member.node_id, address=member.address)
                 self._on_followers_changed()
+
+    async def _until_a_leader_is_known(self, timeout: float) -> None:
+        """Hold a probe while an election is on, so the member hears of the new leader
+        as soon as this node does, without asking again and again."""
+        wake = asyncio.Event()
+        self._wakes.add(wake)
+        try:
+            async with asyncio.timeout(timeout):
+                while self._lead is None and not self._known_leader[0]:
+                    await wake.wait()
+                    wake.clear()
+        except TimeoutError:
+            pass
+        finally:
+            self._wakes.discard(wake)
 
     def _update(
         self, lead: _Lead, voters: tuple[str, ...], sent: dict[str, Any], state: dict[str, Any]

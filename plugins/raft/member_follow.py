@@ -8,9 +8,10 @@ lead names the leader it knows, which is asked next. So a member talks to the vo
 only while it looks for the leader, and then only to the leader. An update not received
 within ``SILENCE_S`` (three of the leader's keep-alives) counts as the leader lost, as
 does the end of the stream: the member is then ``forming`` until it follows a leader
-again. While nobody leads (an election) it asks again every 0.2-0.4 s, not with a
-growing back-off: at 100 nodes one that had grown to 1 s made members follow a new
-leader 3-5 s after the old one died (bench.fleet).
+again. While nobody leads (an election) a voter holds the question until it learns of
+the new leader (``hold``, up to 1 s), and a round without an answer is asked again
+0.2-0.4 s later, not after a growing back-off: at 100 nodes one that had grown to 1 s
+made members follow a new leader 3-5 s after the old one died (bench.fleet).
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ class MemberFollower:
         while True:
             address, self._leader_hint = self._leader_hint, None
             if address is None:
-                found = await find_leader(self._auth, self._me, self._voters, FIND_TIMEOUT_S)
+                found = await find_leader(
+                    self._auth, self._me, self._voters, FIND_TIMEOUT_S, hold=True
+                )
                 if found is None:
                     await asyncio.sleep(random.uniform(*RETRY_S))
                     continue

@@ -223,3 +223,22 @@ def test_a_probe_learns_the_leader_and_its_voters_through_any_node_and_follows_n
         assert await find_leader(PeerAuth("p1", SECRET, None), me, [voter.address], 1.0) is None
 
     run(body)
+
+
+def test_a_probe_during_an_election_is_answered_once_a_leader_is_known() -> None:
+    async def body(voters: list[Voter], updates: list[Followed | None]) -> None:
+        leader, voter = voters
+        for v in voters:
+            v.tell("follower", 7, None, voters)  # an election: nobody leads
+        me = loadtest_pb2.NodeInfo(node_id="p2", address="127.0.0.1:4", workers=1)
+        asking = asyncio.ensure_future(
+            find_leader(PeerAuth("p2", SECRET, None), me, [voter.address], 5.0, hold=True)
+        )
+        await asyncio.sleep(0.3)
+        assert not asking.done()  # held, not answered "no leader"
+        for v in voters:
+            v.tell("leader" if v is leader else "follower", 8, leader, voters)
+        found = await asyncio.wait_for(asking, 2.0)
+        assert found is not None and (found.leader_address, found.term) == (leader.address, 8)
+
+    run(body)

@@ -31,12 +31,14 @@ class HelloReply(_message.Message):
     def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ...) -> None: ...
 
 class FollowRequest(_message.Message):
-    __slots__ = ("node", "probe")
+    __slots__ = ("node", "probe", "hold")
     NODE_FIELD_NUMBER: _ClassVar[int]
     PROBE_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
     node: NodeInfo
     probe: bool
-    def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ..., probe: _Optional[bool] = ...) -> None: ...
+    hold: bool
+    def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ..., probe: _Optional[bool] = ..., hold: _Optional[bool] = ...) -> None: ...
 
 class FollowUpdate(_message.Message):
     __slots__ = ("leading", "leader_address", "leader_node_id", "term", "voters", "parts_json")
