@@ -136,6 +136,7 @@ class RaftConsensus:
         self._conf: SyncObjConf | None = None
         self._joined_by = 0.0
         self._fresh_at = 0.0
+        self._sampled_at = monotonic()
         self._on_status: Callable[[NodeStatus], None] | None = None
         self._on_committed: Callable[[dict[str, Any]], None] | None = None
         self._applied_log = AppliedLog(self._data_dir)
@@ -536,13 +537,17 @@ class RaftConsensus:
             tuple(sorted(n.id for n in syncobj.otherNodes if syncobj.isNodeConnected(n))),
         )
         now = monotonic()
+        gap, self._sampled_at = now - self._sampled_at, now
         if sample != self._last_sample:
             self._last_sample = sample
             # Fresh only once the loop holds the new status: until then the old
             # one must not be vouched for.
             self._loop.call_soon_threadsafe(self._publish, sample, now)
-        else:
+        elif gap <= STALE_STATUS_S:
             self._fresh_at = now
+        # Else the process was stopped mid-tick: this tick ends on what pysyncobj held
+        # before the pause (a leader of the old term), and the next one, which steps
+        # a paused leader down (prevote.py), is the first that may vouch again.
 
     # --- event loop ---
 
