@@ -89,6 +89,12 @@ def member(
     return MemberFollower(PeerAuth(node_id, SECRET, None), me, voters, updates.append)
 
 
+def elect(voters: list[Voter], leader: Voter, term: int) -> None:
+    """Tell every voter that ``leader`` leads ``term``."""
+    for v in voters:
+        v.tell("leader" if v is leader else "follower", term, leader, voters)
+
+
 def latest(updates: list[Followed | None]) -> Followed | None:
     return updates[-1] if updates else None
 
@@ -96,8 +102,7 @@ def latest(updates: list[Followed | None]) -> Followed | None:
 def test_a_member_finds_the_leader_through_a_voter_and_follows_its_state() -> None:
     async def body(voters: list[Voter], updates: list[Followed | None]) -> None:
         leader, voter = voters
-        for v in voters:
-            v.tell("leader" if v is leader else "follower", 3, leader, voters)
+        elect(voters, leader, 3)
         state: dict[str, Any] = {"term": 3, "config": {"sha256": "a" * 64}, "run": None}
         leader.feed.state_applied(state)
         follower = member([voter.address], updates)  # it only knows the other voter
@@ -171,8 +176,7 @@ def test_members_in_step_share_one_encoding_of_each_change(monkeypatch: Any) -> 
 
     async def body(voters: list[Voter], updates: list[Followed | None]) -> None:
         leader, _ = voters
-        for v in voters:
-            v.tell("leader" if v is leader else "follower", 2, leader, voters)
+        elect(voters, leader, 2)
         state: dict[str, Any] = {"term": 2, "config": {"sha256": "b" * 64}, "run": None}
         leader.feed.state_applied(state)
         other: list[Followed | None] = []
@@ -205,8 +209,7 @@ def test_members_in_step_share_one_encoding_of_each_change(monkeypatch: Any) -> 
 def test_a_probe_learns_the_leader_and_its_voters_through_any_node_and_follows_nothing() -> None:
     async def body(voters: list[Voter], updates: list[Followed | None]) -> None:
         leader, voter = voters
-        for v in voters:
-            v.tell("leader" if v is leader else "follower", 5, leader, voters)
+        elect(voters, leader, 5)
         me = loadtest_pb2.NodeInfo(node_id="p1", address="127.0.0.1:3", workers=1)
         found = await find_leader(PeerAuth("p1", SECRET, None), me, [voter.address], 5.0)
         assert found is not None
@@ -236,8 +239,7 @@ def test_a_probe_during_an_election_is_answered_once_a_leader_is_known() -> None
         )
         await asyncio.sleep(0.3)
         assert not asking.done()  # held, not answered "no leader"
-        for v in voters:
-            v.tell("leader" if v is leader else "follower", 8, leader, voters)
+        elect(voters, leader, 8)
         found = await asyncio.wait_for(asking, 2.0)
         assert found is not None and (found.leader_address, found.term) == (leader.address, 8)
 
